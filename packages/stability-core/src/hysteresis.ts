@@ -1,0 +1,434 @@
+import { monotonicClock, type Clock } from './clock.js'
+import { EventWindow } from './event-window.js'
+import { MODE_TO_NUMERIC, isFabMode, type FabMode } from './modes.js'
+import { SnapshotReader } from './snapshot-error.js'
+import {
+  H_EFFECTIVE,
+  H_DESIRED,
+  H_DWELL,
+  H_LAST_SWITCH,
+  H_LAST_TICK,
+  H_SWITCHES,
+  H_OSC,
+  HYSTERESIS_SLOTS,
+  stepHysteresis,
+  initHysteresis,
+  modeName,
+  modeIndex,
+  effectiveIndex,
+  lastTickOf,
+  type HysteresisParams,
+} from './state.js'
+import { booleanOption, checkOptionKeys, describeValue, functionOption, numberOption, rangeError, restoreOptions } from './validate.js'
+
+/** Options of {@link Hysteresis}. Every field is validated at construction. */
+export interface HysteresisOptions {
+  /** Consecutive updates the desired mode must differ from the effective one before a switch. Integer in [0, 1e12]. Default 50. */
+  dwellTicks?: number
+  /** Ticks that must pass between two switches (the first switch is free). Integer in [0, 1e12]. Default 1000. */
+  rateLimitTicks?: number
+  /** A switch within this many ticks of the previous one counts as an oscillation. Integer in [0, 1e12]. Default 300. */
+  oscWindow?: number
+  /**
+   * Switches looked at when detecting an oscillation, this one included.
+   * Since ticks never go backwards, only the previous switch can be the
+   * closest, so any value of 2 or more behaves the same and 1 turns
+   * oscillation counting off. Kept for parity with the reference. Integer in
+   * [1, 1e6]. Default 5000.
+   */
+  maxHistory?: number
+  /** Trailing window of the per-second rates, in ms of the clock. In (0, 86400000]. Default 60000. */
+  rateWindowMs?: number
+  /** The effective (and desired) mode before any update. Default `FAB2`. */
+  initialMode?: FabMode
+  /** Clock in ms used for the per-second rates. Default: `performance.now()`. */
+  clock?: Clock
+  /** Throw a `RangeError` on an invalid update instead of ignoring and counting it. Default false. */
+  strict?: boolean
+}
+
+/** The validated, JSON-safe configuration of a filter (no clock). */
+export interface HysteresisConfig {
+  readonly dwellTicks: number
+  readonly rateLimitTicks: number
+  readonly oscWindow: number
+  readonly maxHistory: number
+  readonly rateWindowMs: number
+  readonly initialMode: FabMode
+}
+
+/** The reference implementation's defaults, plus a 60 s rate window. */
+export const HYSTERESIS_DEFAULTS: HysteresisConfig = Object.freeze({
+  dwellTicks: 50,
+  rateLimitTicks: 1000,
+  oscWindow: 300,
+  maxHistory: 5000,
+  rateWindowMs: 60_000,
+  initialMode: 'FAB2',
+})
+
+/** State of a filter, as {@link Hysteresis.getMetrics} returns it. */
+export interface HysteresisMetrics {
+  /** The mode in force. */
+  effectiveMode: FabMode
+  /** The last desired mode received. */
+  desiredMode: FabMode
+  /** Consecutive updates whose desired mode differed from the effective one. */
+  dwellCounter: number
+  /** Tick of the last switch; `null` before the first. */
+  lastSwitchTick: number | null
+  /** Ticks from the last switch to the last update; `null` before the first switch. */
+  lastSwitchAge: number | null
+  /** Switches so far. */
+  switchCount: number
+  /** Switches that came within `oscWindow` ticks of the previous one. */
+  oscCount: number
+  /** Switches per second of the clock over the trailing `rateWindowMs`. */
+  switchRatePerSec: number
+  /** Oscillations per second of the clock over the trailing `rateWindowMs`. */
+  oscillationRatePerSec: number
+  /** Updates ignored because the mode or the tick was invalid. */
+  invalidUpdates: number
+}
+
+/** A versioned, JSON-safe snapshot of a filter. */
+export interface HysteresisSnapshot {
+  readonly format: typeof HYSTERESIS_SNAPSHOT_FORMAT
+  readonly version: 1
+  readonly config: HysteresisConfig
+  readonly state: {
+    readonly effectiveMode: FabMode
+    readonly desiredMode: FabMode
+    readonly dwellCounter: number
+    readonly lastSwitchTick: number | null
+    readonly lastTick: number | null
+    readonly switchCount: number
+    readonly oscCount: number
+    readonly invalidUpdates: number
+    readonly switches: readonly (readonly [number, number])[]
+    readonly oscillations: readonly (readonly [number, number])[]
+  }
+}
+
+/** Options accepted by {@link Hysteresis.fromJSON}: the non-serialisable ones. */
+export interface HysteresisRestoreOptions {
+  clock?: Clock
+  strict?: boolean
+}
+
+const OWNER = 'Hysteresis'
+export const HYSTERESIS_SNAPSHOT_FORMAT = 'auris.hysteresis'
+const CONFIG_KEYS = ['dwellTicks', 'rateLimitTicks', 'oscWindow', 'maxHistory', 'rateWindowMs', 'initialMode'] as const
+const OPTION_KEYS = [...CONFIG_KEYS, 'clock', 'strict'] as const
+const MAX_TICKS = 1e12
+const MAX_COUNT = Number.MAX_SAFE_INTEGER
+/** Distinct switch instants kept per rate window; switches are rate-limited, so this is rarely reached. */
+const RATE_HISTORY = 1024
+
+/** Validates filter options into a config; throws a `RangeError` naming the bad field. */
+export function resolveHysteresisConfig(options?: HysteresisOptions): HysteresisConfig {
+  const o = checkOptionKeys(OWNER, options, OPTION_KEYS)
+  const d = HYSTERESIS_DEFAULTS
+  const ticks = { min: 0, max: MAX_TICKS, integer: true }
+  const initialMode = o.initialMode ?? d.initialMode
+  if (!isFabMode(initialMode)) throw rangeError(OWNER, 'initialMode', initialMode, 'one of "FAB0", "FAB1", "FAB2"')
+  return {
+    dwellTicks: numberOption(OWNER, 'dwellTicks', o.dwellTicks, d.dwellTicks, ticks),
+    rateLimitTicks: numberOption(OWNER, 'rateLimitTicks', o.rateLimitTicks, d.rateLimitTicks, ticks),
+    oscWindow: numberOption(OWNER, 'oscWindow', o.oscWindow, d.oscWindow, ticks),
+    maxHistory: numberOption(OWNER, 'maxHistory', o.maxHistory, d.maxHistory, { min: 1, max: 1e6, integer: true }),
+    rateWindowMs: numberOption(OWNER, 'rateWindowMs', o.rateWindowMs, d.rateWindowMs, { min: 0, max: 86_400_000, minExclusive: true }),
+    initialMode,
+  }
+}
+
+/**
+ * Validated, shareable construction inputs of a filter.
+ *
+ * @internal
+ */
+export interface HysteresisSetup {
+  readonly config: HysteresisConfig
+  readonly params: HysteresisParams
+  readonly clock: Clock
+  readonly strict: boolean
+}
+
+/**
+ * Storage for a filter inside a registry block, with the shared setup.
+ *
+ * @internal
+ */
+export interface HysteresisBinding {
+  readonly setup: HysteresisSetup
+  readonly state: Float64Array
+  readonly offset: number
+}
+
+/** Validates options into a {@link HysteresisSetup}; throws a `RangeError` naming the bad field. */
+export function hysteresisSetup(options?: HysteresisOptions): HysteresisSetup {
+  const config = Object.freeze(resolveHysteresisConfig(options))
+  return {
+    config,
+    params: {
+      dwellTicks: config.dwellTicks,
+      rateLimitTicks: config.rateLimitTicks,
+      oscWindow: config.oscWindow,
+      detectOscillations: config.maxHistory >= 2,
+    },
+    clock: functionOption<Clock>(OWNER, 'clock', options?.clock, monotonicClock),
+    strict: booleanOption(OWNER, 'strict', options?.strict, false),
+  }
+}
+
+/**
+ * Anti-chatter filter: turns a desired ("recommended") mode into an
+ * effective mode that does not flap. A switch needs the desired mode to
+ * differ for `dwellTicks` consecutive updates and at least `rateLimitTicks`
+ * ticks since the previous switch; a switch within `oscWindow` ticks of the
+ * previous one is counted as an oscillation. Tick for tick identical to the
+ * reference implementation; `lastSwitchAge` and the per-second rates are
+ * computed correctly (the reference reports an age of 0 and rates per 1000
+ * ticks).
+ *
+ * @example
+ * ```ts
+ * const filter = new Hysteresis({ dwellTicks: 3, rateLimitTicks: 0 })
+ * filter.update('FAB1', 1) // 'FAB2': dwell 1 of 3
+ * filter.update('FAB1', 2) // 'FAB2'
+ * filter.update('FAB1', 3) // 'FAB1': switched
+ * ```
+ */
+export class Hysteresis {
+  /** The validated configuration. */
+  readonly config: HysteresisConfig
+  /** Whether invalid updates throw instead of being counted. */
+  readonly strict: boolean
+
+  private readonly p: HysteresisParams
+  private readonly clock: Clock
+  private readonly switchTimes: EventWindow
+  private readonly oscTimes: EventWindow
+  private s: Float64Array
+  private o: number
+  private invalid = 0
+
+  /**
+   * @param options validated here; see {@link HysteresisOptions}.
+   * @param binding internal: lets a window registry place the state in its own storage.
+   * @throws {RangeError} when an option is outside its allowed range.
+   */
+  constructor(options?: HysteresisOptions, binding?: HysteresisBinding) {
+    const setup = binding?.setup ?? hysteresisSetup(options)
+    this.config = setup.config
+    this.strict = setup.strict
+    this.p = setup.params
+    this.clock = setup.clock
+    this.switchTimes = new EventWindow(setup.config.rateWindowMs, RATE_HISTORY)
+    this.oscTimes = new EventWindow(setup.config.rateWindowMs, RATE_HISTORY)
+    this.s = binding?.state ?? new Float64Array(HYSTERESIS_SLOTS)
+    this.o = binding?.offset ?? 0
+    initHysteresis(this.s, this.o, MODE_TO_NUMERIC[setup.config.initialMode])
+  }
+
+  /**
+   * Feeds the desired mode at tick `tick` and returns the effective mode.
+   * Ticks must not decrease. An invalid mode or tick (not a FAB mode; a
+   * tick that is not finite or goes backwards) leaves the state untouched
+   * and is counted in `invalidUpdates` (or throws a `RangeError` with
+   * `strict`).
+   */
+  update(desired: FabMode, tick: number): FabMode {
+    const index = modeIndex(desired)
+    if (index < 0 || typeof tick !== 'number' || !(tick >= lastTickOf(this.s, this.o) && tick - tick === 0)) {
+      this.rejectUpdate(desired, tick)
+    } else {
+      const result = stepHysteresis(this.s, this.o, this.p, index, tick)
+      if (result !== 0) this.recordSwitch(result === 2)
+    }
+    return modeName(effectiveIndex(this.s, this.o))
+  }
+
+  /**
+   * Times a switch the step function made.
+   *
+   * @internal
+   */
+  recordSwitch(oscillated: boolean): void {
+    const now = this.clock()
+    this.switchTimes.record(now)
+    if (oscillated) this.oscTimes.record(now)
+  }
+
+  /** The mode in force. */
+  get effectiveMode(): FabMode {
+    return modeName(effectiveIndex(this.s, this.o))
+  }
+
+  /** The last desired mode received. */
+  get desiredMode(): FabMode {
+    return modeName(this.s[this.o + H_DESIRED] as number)
+  }
+
+  /** The current state. Reads the clock once for the rates, unless `now` (a reading of the same clock) is given. */
+  getMetrics(now?: number): HysteresisMetrics {
+    const s = this.s
+    const o = this.o
+    const switches = s[o + H_SWITCHES] as number
+    const oscillations = s[o + H_OSC] as number
+    const switched = switches > 0
+    const lastSwitch = s[o + H_LAST_SWITCH] as number
+    // No switch yet means both rate windows are empty: skip the clock.
+    const t = switched ? (now ?? this.clock()) : 0
+    const seconds = this.config.rateWindowMs / 1000
+    return {
+      effectiveMode: modeName(s[o + H_EFFECTIVE] as number),
+      desiredMode: modeName(s[o + H_DESIRED] as number),
+      dwellCounter: s[o + H_DWELL] as number,
+      lastSwitchTick: switched ? lastSwitch : null,
+      lastSwitchAge: switched ? (s[o + H_LAST_TICK] as number) - lastSwitch : null,
+      switchCount: switches,
+      oscCount: oscillations,
+      switchRatePerSec: switched ? this.switchTimes.count(t) / seconds : 0,
+      oscillationRatePerSec: oscillations > 0 ? this.oscTimes.count(t) / seconds : 0,
+      invalidUpdates: this.invalid,
+    }
+  }
+
+  /** A versioned, JSON-safe snapshot; {@link Hysteresis.fromJSON} restores it. */
+  toJSON(): HysteresisSnapshot {
+    const now = this.clock()
+    const s = this.s
+    const o = this.o
+    const switches = s[o + H_SWITCHES] as number
+    const lastTick = s[o + H_LAST_TICK] as number
+    return {
+      format: HYSTERESIS_SNAPSHOT_FORMAT,
+      version: 1,
+      config: { ...this.config },
+      state: {
+        effectiveMode: this.effectiveMode,
+        desiredMode: this.desiredMode,
+        dwellCounter: s[o + H_DWELL] as number,
+        lastSwitchTick: switches > 0 ? (s[o + H_LAST_SWITCH] as number) : null,
+        lastTick: lastTick === -Infinity ? null : lastTick,
+        switchCount: switches,
+        oscCount: s[o + H_OSC] as number,
+        invalidUpdates: this.invalid,
+        switches: this.switchTimes.toAges(now),
+        oscillations: this.oscTimes.toAges(now),
+      },
+    }
+  }
+
+  /**
+   * Restores a filter from {@link Hysteresis.toJSON}'s output. Its next
+   * updates are identical to the original's.
+   *
+   * @throws {SnapshotError} when the snapshot is malformed, foreign or
+   *   inconsistent; nothing is half-restored.
+   */
+  static fromJSON(snapshot: unknown, options?: HysteresisRestoreOptions): Hysteresis {
+    const state = readHysteresisSnapshot(snapshot)
+    const filter = new Hysteresis({ ...state.config, ...restoreOptions(options) })
+    filter.load(state)
+    return filter
+  }
+
+  /**
+   * Loads a validated snapshot state into this filter.
+   *
+   * @internal
+   */
+  load(state: ValidatedHysteresisState): void {
+    const s = this.s
+    const o = this.o
+    s[o + H_EFFECTIVE] = MODE_TO_NUMERIC[state.effectiveMode]
+    s[o + H_DESIRED] = MODE_TO_NUMERIC[state.desiredMode]
+    s[o + H_DWELL] = state.dwellCounter
+    s[o + H_LAST_SWITCH] = state.lastSwitchTick ?? Number.NaN
+    s[o + H_LAST_TICK] = state.lastTick ?? -Infinity
+    s[o + H_SWITCHES] = state.switchCount
+    s[o + H_OSC] = state.oscCount
+    this.invalid = state.invalidUpdates
+    const now = this.clock()
+    this.switchTimes.loadAges(state.switches, now)
+    this.oscTimes.loadAges(state.oscillations, now)
+  }
+
+  /**
+   * Moves the state out of shared storage into an array of its own.
+   *
+   * @internal
+   */
+  detach(): void {
+    this.s = this.s.slice(this.o, this.o + HYSTERESIS_SLOTS)
+    this.o = 0
+  }
+
+  private rejectUpdate(desired: unknown, tick: unknown): void {
+    if (this.strict) {
+      const last = this.s[this.o + H_LAST_TICK] as number
+      const problem = !isFabMode(desired)
+        ? `desired must be one of "FAB0", "FAB1", "FAB2"; got ${describeValue(desired)}`
+        : `tick must be a finite number${last === -Infinity ? '' : ` not below the previous tick ${String(last)}`}; got ${describeValue(tick)}`
+      throw new RangeError(`${OWNER}.update: ${problem}`)
+    }
+    this.invalid++
+  }
+}
+
+/** A snapshot's state after validation. @internal */
+export type ValidatedHysteresisState = HysteresisSnapshot['state'] & { readonly config: HysteresisConfig }
+
+/**
+ * Validates a filter snapshot without building anything.
+ *
+ * @internal
+ */
+export function readHysteresisSnapshot(snapshot: unknown): ValidatedHysteresisState {
+  const r = new SnapshotReader(OWNER)
+  const root = r.object(snapshot, '')
+  if (root.format !== HYSTERESIS_SNAPSHOT_FORMAT) throw r.fail('format', `must be "${HYSTERESIS_SNAPSHOT_FORMAT}"; got ${describeValue(root.format)}`)
+  if (root.version !== 1) throw r.fail('version', `${describeValue(root.version)} is not supported (this version reads 1)`)
+  const rawConfig = r.object(root.config, 'config')
+  for (const key of CONFIG_KEYS) {
+    if (rawConfig[key] === undefined) throw r.fail(`config.${key}`, 'is missing')
+  }
+  let config: HysteresisConfig
+  try {
+    config = resolveHysteresisConfig(checkOptionKeys(OWNER, rawConfig, CONFIG_KEYS))
+  } catch (error) {
+    throw r.fail('config', (error as Error).message)
+  }
+  const s = r.object(root.state, 'state')
+  const mode = (key: string): FabMode => {
+    const value = s[key]
+    if (!isFabMode(value)) throw r.fail(`state.${key}`, 'must be one of "FAB0", "FAB1", "FAB2"')
+    return value
+  }
+  const switchCount = r.number(s, 'switchCount', 'state', 0, MAX_COUNT, true)
+  const state: ValidatedHysteresisState = {
+    config,
+    effectiveMode: mode('effectiveMode'),
+    desiredMode: mode('desiredMode'),
+    dwellCounter: r.number(s, 'dwellCounter', 'state', 0, MAX_COUNT, true),
+    lastSwitchTick: r.nullableNumber(s, 'lastSwitchTick', 'state', -MAX_COUNT, MAX_COUNT),
+    lastTick: r.nullableNumber(s, 'lastTick', 'state', -MAX_COUNT, MAX_COUNT),
+    switchCount,
+    oscCount: r.number(s, 'oscCount', 'state', 0, switchCount, true),
+    invalidUpdates: r.number(s, 'invalidUpdates', 'state', 0, MAX_COUNT, true),
+    switches: r.pairs(s, 'switches', 'state', RATE_HISTORY),
+    oscillations: r.pairs(s, 'oscillations', 'state', RATE_HISTORY),
+  }
+  if ((state.lastSwitchTick === null) !== (switchCount === 0)) {
+    throw r.fail('state.lastSwitchTick', 'must be null exactly when switchCount is 0')
+  }
+  if (state.lastSwitchTick !== null && (state.lastTick === null || state.lastSwitchTick > state.lastTick)) {
+    throw r.fail('state.lastSwitchTick', 'is later than the last tick')
+  }
+  if (state.dwellCounter > 0 && state.desiredMode === state.effectiveMode) {
+    throw r.fail('state.dwellCounter', 'must be 0 while the desired mode equals the effective one')
+  }
+  return state
+}

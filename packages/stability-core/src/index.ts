@@ -1,0 +1,54 @@
+/**
+ * @module
+ * Stability state for an adaptive FAB core: a tracker that turns quality
+ * samples into a stability score, its EMA and a recommended mode; an
+ * anti-chatter filter that keeps the effective mode from flapping; and a
+ * registry of both per window. No dependencies, no I/O: runs on Node, Bun,
+ * Deno, Workers and browsers.
+ */
+export { monotonicClock, type Clock } from './clock.js'
+export { EventWindow } from './event-window.js'
+export { FEATURE_FLAGS, defaultEnv, flagEnabled, isFlagOn, readFlag, type EnvRecord, type FeatureFlag } from './flags.js'
+export {
+  HYSTERESIS_DEFAULTS,
+  HYSTERESIS_SNAPSHOT_FORMAT,
+  Hysteresis,
+  resolveHysteresisConfig,
+  type HysteresisConfig,
+  type HysteresisMetrics,
+  type HysteresisOptions,
+  type HysteresisRestoreOptions,
+  type HysteresisSnapshot,
+} from './hysteresis.js'
+export {
+  FAB1_MIN_EMA,
+  FAB2_MIN_EMA,
+  FAB_MODES,
+  MODE_TO_NUMERIC,
+  NUMERIC_TO_MODE,
+  isFabMode,
+  modeForEma,
+  type FabMode,
+} from './modes.js'
+export { SnapshotError } from './snapshot-error.js'
+export {
+  HOUR_MS,
+  StabilityTracker,
+  TRACKER_DEFAULTS,
+  TRACKER_SNAPSHOT_FORMAT,
+  resolveTrackerConfig,
+  type StabilityMetrics,
+  type StabilityTrackerConfig,
+  type StabilityTrackerOptions,
+  type StabilityTrackerRestoreOptions,
+  type StabilityTrackerSnapshot,
+} from './tracker.js'
+export { MAX_WINDOW_ID_LENGTH, isValidWindowId, windowIdProblem } from './window-id.js'
+export {
+  StabilityWindows,
+  WINDOWS_SNAPSHOT_FORMAT,
+  type StabilityWindow,
+  type StabilityWindowsOptions,
+  type StabilityWindowsSnapshot,
+  type WindowRejections,
+} from './windows.js'

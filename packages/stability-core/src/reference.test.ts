@@ -1,0 +1,105 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { Hysteresis } from './hysteresis.js'
+import type { FabMode } from './modes.js'
+import { StabilityTracker } from './tracker.js'
+
+/**
+ * Replays the reference vectors (shared/conformance, copied as a fixture):
+ * per-tick state of the reference implementation, every field, every tick.
+ */
+
+interface TrackerCase {
+  name: string
+  kind: 'tracker'
+  config: { minStableTicks: number; emaDecay: number; cooldownBase: number; cooldownMaxTicks: number; degradationThreshold: number }
+  startTime: number
+  tickSeconds: number
+  inputs: [number, boolean][]
+  fields: string[]
+  expected: unknown[][]
+}
+
+interface HysteresisCase {
+  name: string
+  kind: 'hysteresis'
+  config: { dwellTicks: number; rateLimitTicks: number; oscWindow: number; maxHistory: number }
+  desired: FabMode[]
+  fields: string[]
+  expected: unknown[][]
+}
+
+const vectors = JSON.parse(readFileSync(new URL('./__fixtures__/reference-vectors.json', import.meta.url), 'utf8')) as {
+  cases: (TrackerCase | HysteresisCase)[]
+}
+const trackerCases = vectors.cases.filter((c): c is TrackerCase => c.kind === 'tracker')
+const hysteresisCases = vectors.cases.filter((c): c is HysteresisCase => c.kind === 'hysteresis')
+
+const FLOAT_FIELDS = new Set(['stabilityScore', 'stabilityScoreEma', 'degradationEventsPerHour'])
+
+function closeEnough(actual: number, expected: number): boolean {
+  const diff = Math.abs(actual - expected)
+  return diff <= 1e-12 || diff <= 1e-12 * Math.abs(expected)
+}
+
+/** Compares one row; returns a description of the first mismatch, or null. */
+function mismatch(fields: string[], actual: Record<string, unknown>, expected: unknown[]): string | null {
+  for (const [i, field] of fields.entries()) {
+    const want = expected[i]
+    const got = actual[field]
+    const ok = FLOAT_FIELDS.has(field) ? typeof got === 'number' && closeEnough(got, want as number) : got === want
+    if (!ok) return `${field}: got ${String(got)}, expected ${String(want)}`
+  }
+  return null
+}
+
+describe('reference vectors', () => {
+  it('holds the 26 cases the conformance suite pins', () => {
+    expect(vectors.cases).toHaveLength(26)
+    expect(trackerCases).toHaveLength(13)
+    expect(hysteresisCases).toHaveLength(13)
+  })
+
+  describe.each(trackerCases.map((c) => [c.name, c] as const))('tracker %s', (_name, c) => {
+    it('matches every field on every tick', () => {
+      let now = 0
+      const tracker = new StabilityTracker({ ...c.config, clock: () => now })
+      let ticks = 0
+      for (const [k, [score, degraded]] of c.inputs.entries()) {
+        // Tick k (1-based) happens at startTime + k * tickSeconds, in seconds; the tracker's clock is in ms.
+        now = (c.startTime + (k + 1) * c.tickSeconds) * 1000
+        tracker.tick(score, degraded)
+        const row = tracker.getMetrics() as unknown as Record<string, unknown>
+        const problem = mismatch(c.fields, row, c.expected[k] as unknown[])
+        if (problem !== null) expect.fail(`tick ${String(k + 1)}: ${problem}`)
+        ticks++
+      }
+      expect(ticks).toBe(c.expected.length)
+    })
+  })
+
+  describe.each(hysteresisCases.map((c) => [c.name, c] as const))('hysteresis %s', (_name, c) => {
+    it('matches every field on every tick', () => {
+      const filter = new Hysteresis({ ...c.config, clock: () => 0 })
+      for (const [tick, desired] of c.desired.entries()) {
+        filter.update(desired, tick)
+        const row = filter.getMetrics() as unknown as Record<string, unknown>
+        const problem = mismatch(c.fields, row, c.expected[tick] as unknown[])
+        if (problem !== null) expect.fail(`tick ${String(tick)}: ${problem}`)
+      }
+      expect(filter.getMetrics().invalidUpdates).toBe(0)
+    })
+  })
+
+  it('reproduces the probe scenario figures quoted for the reference', () => {
+    const probe = trackerCases.find((c) => c.name === 'probe-schedule-20-50-80')
+    if (probe === undefined) throw new Error('probe case missing from the fixture')
+    const tracker = new StabilityTracker({ ...probe.config, clock: () => 0 })
+    for (const [score, degraded] of probe.inputs) tracker.tick(score, degraded)
+    const m = tracker.getMetrics()
+    expect(m.stabilityScoreEma).toBe(0.3040291910375369)
+    expect(m.stableTicks).toBe(13)
+    expect(m.degradationCount).toBe(3)
+    expect(m.recommendedMode).toBe('FAB0')
+  })
+})

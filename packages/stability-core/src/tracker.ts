@@ -1,0 +1,514 @@
+import { monotonicClock, type Clock } from './clock.js'
+import { EventWindow } from './event-window.js'
+import { modeForEma, type FabMode } from './modes.js'
+import { SnapshotReader } from './snapshot-error.js'
+import {
+  T_STABLE,
+  T_COUNT,
+  T_COOLDOWN,
+  T_EMA,
+  T_LAST,
+  T_TICKS,
+  T_TOTAL,
+  TRACKER_SLOTS,
+  stepTracker,
+  initTracker,
+  trackerParams,
+  trackerScore,
+  type TrackerParams,
+} from './state.js'
+import { booleanOption, checkOptionKeys, describeValue, functionOption, numberOption, restoreOptions } from './validate.js'
+
+/** Options of {@link StabilityTracker}. Every field is validated at construction. */
+export interface StabilityTrackerOptions {
+  /** Stable ticks needed for a score of 1. Integer in [1, 1e9]. Default 100. */
+  minStableTicks?: number
+  /** EMA decay: `ema = emaDecay * ema + (1 - emaDecay) * score`. In [0, 1). Default 0.95. */
+  emaDecay?: number
+  /** Cool-down after the n-th degradation lasts `min(trunc(cooldownBase ** n), cooldownMaxTicks)` ticks. In [1, 1e6]. Default 2. */
+  cooldownBase?: number
+  /** Longest cool-down, in ticks: the cool-down saturates here however many events happen. Integer in [0, 1e9]. Default 10000. */
+  cooldownMaxTicks?: number
+  /** A score drop of at least this much from the previous tick counts as a degradation. In (0, 1]. Default 0.1. */
+  degradationThreshold?: number
+  /**
+   * Most distinct event instants kept for `degradationEventsPerHour`
+   * (16 bytes each, allocated as needed). The figure is exact while at most
+   * this many distinct instants fall in the last hour; beyond, it can only
+   * overstate. Integer in [2, 1e6]. Default 1024.
+   */
+  maxEventHistory?: number
+  /** Clock in ms used to time degradation events. Default: `performance.now()`. */
+  clock?: Clock
+  /** Throw a `RangeError` on an invalid sample instead of ignoring and counting it. Default false. */
+  strict?: boolean
+}
+
+/** The validated, JSON-safe configuration of a tracker (no clock). */
+export interface StabilityTrackerConfig {
+  readonly minStableTicks: number
+  readonly emaDecay: number
+  readonly cooldownBase: number
+  readonly cooldownMaxTicks: number
+  readonly degradationThreshold: number
+  readonly maxEventHistory: number
+}
+
+/** The reference implementation's defaults. */
+export const TRACKER_DEFAULTS: StabilityTrackerConfig = Object.freeze({
+  minStableTicks: 100,
+  emaDecay: 0.95,
+  cooldownBase: 2,
+  cooldownMaxTicks: 10_000,
+  degradationThreshold: 0.1,
+  maxEventHistory: 1024,
+})
+
+/** Length of the "events per hour" window. */
+export const HOUR_MS = 3_600_000
+
+/** State of a tracker, as {@link StabilityTracker.getMetrics} returns it. */
+export interface StabilityMetrics {
+  /** Instantaneous score in [0, 1]: 0 in a cool-down, else `min(1, stableTicks / minStableTicks)`. */
+  stabilityScore: number
+  /** Exponential moving average of the score, in [0, 1]; starts at 1. */
+  stabilityScoreEma: number
+  /** Degradation events in the last 3600 s of the tracker's clock (an event exactly 3600 s old counts). */
+  degradationEventsPerHour: number
+  /** Whether a cool-down is running. */
+  isInCooldown: boolean
+  /** Cool-down ticks left. */
+  cooldownRemaining: number
+  /** Degradation events since construction or the last `reset()`. */
+  degradationCount: number
+  /** Degradation events over the tracker's whole life; never decreases, not even across `reset()`. */
+  totalDegradations: number
+  /** Consecutive ticks without an event, outside cool-downs. */
+  stableTicks: number
+  /** `FAB2` when the EMA is >= 0.8, `FAB1` when >= 0.5, else `FAB0`. */
+  recommendedMode: FabMode
+  /** `stableTicks >= minStableTicks` and no cool-down running. */
+  isStable: boolean
+  /** Valid samples processed over the tracker's life. */
+  ticks: number
+  /** Samples ignored because the score was not a finite number or `degraded` not a boolean (life-time). */
+  invalidSamples: number
+  /** Finite scores outside [0, 1] that were clamped (life-time). */
+  clampedSamples: number
+}
+
+/** A versioned, JSON-safe snapshot of a tracker. */
+export interface StabilityTrackerSnapshot {
+  readonly format: typeof TRACKER_SNAPSHOT_FORMAT
+  readonly version: 1
+  readonly config: StabilityTrackerConfig
+  readonly state: {
+    readonly stableTicks: number
+    readonly degradationCount: number
+    readonly totalDegradations: number
+    readonly cooldownRemaining: number
+    readonly ema: number
+    readonly lastScore: number | null
+    readonly ticks: number
+    readonly invalidSamples: number
+    readonly clampedSamples: number
+    /** Degradation events in the last hour as `[ageMs, count]`, oldest first, ages taken when the snapshot was made. */
+    readonly events: readonly (readonly [number, number])[]
+  }
+}
+
+/** Options accepted by {@link StabilityTracker.fromJSON}: the non-serialisable ones. */
+export interface StabilityTrackerRestoreOptions {
+  clock?: Clock
+  strict?: boolean
+}
+
+const OWNER = 'StabilityTracker'
+export const TRACKER_SNAPSHOT_FORMAT = 'auris.stability-tracker'
+const CONFIG_KEYS = ['minStableTicks', 'emaDecay', 'cooldownBase', 'cooldownMaxTicks', 'degradationThreshold', 'maxEventHistory'] as const
+const OPTION_KEYS = [...CONFIG_KEYS, 'clock', 'strict'] as const
+const MAX_COUNT = Number.MAX_SAFE_INTEGER
+
+/** Validates tracker options into a config; throws a `RangeError` naming the bad field. */
+export function resolveTrackerConfig(options?: StabilityTrackerOptions): StabilityTrackerConfig {
+  const o = checkOptionKeys(OWNER, options, OPTION_KEYS)
+  const d = TRACKER_DEFAULTS
+  return {
+    minStableTicks: numberOption(OWNER, 'minStableTicks', o.minStableTicks, d.minStableTicks, { min: 1, max: 1e9, integer: true }),
+    emaDecay: numberOption(OWNER, 'emaDecay', o.emaDecay, d.emaDecay, { min: 0, max: 1, maxExclusive: true }),
+    cooldownBase: numberOption(OWNER, 'cooldownBase', o.cooldownBase, d.cooldownBase, { min: 1, max: 1e6 }),
+    cooldownMaxTicks: numberOption(OWNER, 'cooldownMaxTicks', o.cooldownMaxTicks, d.cooldownMaxTicks, { min: 0, max: 1e9, integer: true }),
+    degradationThreshold: numberOption(OWNER, 'degradationThreshold', o.degradationThreshold, d.degradationThreshold, {
+      min: 0,
+      max: 1,
+      minExclusive: true,
+    }),
+    maxEventHistory: numberOption(OWNER, 'maxEventHistory', o.maxEventHistory, d.maxEventHistory, { min: 2, max: 1e6, integer: true }),
+  }
+}
+
+/**
+ * Validated, shareable construction inputs of a tracker. A registry
+ * resolves them once and hands them to every window's tracker.
+ *
+ * @internal
+ */
+export interface TrackerSetup {
+  readonly config: StabilityTrackerConfig
+  readonly params: TrackerParams
+  readonly clock: Clock
+  readonly strict: boolean
+}
+
+/**
+ * Storage for a tracker inside a registry block, with the shared setup.
+ *
+ * @internal
+ */
+export interface TrackerBinding {
+  readonly setup: TrackerSetup
+  readonly state: Float64Array
+  readonly offset: number
+}
+
+/** Validates options into a {@link TrackerSetup}; throws a `RangeError` naming the bad field. */
+export function trackerSetup(options?: StabilityTrackerOptions): TrackerSetup {
+  const config = Object.freeze(resolveTrackerConfig(options))
+  return {
+    config,
+    params: trackerParams(config),
+    clock: functionOption<Clock>(OWNER, 'clock', options?.clock, monotonicClock),
+    strict: booleanOption(OWNER, 'strict', options?.strict, false),
+  }
+}
+
+/**
+ * Turns a stream of (quality score, degraded) samples into a stability
+ * state: stable ticks, an exponential cool-down after each degradation, an
+ * instantaneous score, its EMA, degradation events in the last hour and a
+ * recommended FAB mode. Tick for tick identical to the reference
+ * implementation, without its failure modes: the cool-down saturates instead
+ * of overflowing, invalid samples are ignored and counted, and memory stays
+ * bounded however long it runs.
+ *
+ * @example
+ * ```ts
+ * const tracker = new StabilityTracker({ minStableTicks: 30 })
+ * tracker.tick(0.9)
+ * tracker.tick(0.4, true) // a degradation: cool-down starts
+ * tracker.getMetrics().recommendedMode // 'FAB2' (the EMA moves slowly)
+ * ```
+ */
+export class StabilityTracker {
+  /** The validated configuration. */
+  readonly config: StabilityTrackerConfig
+  /** Whether invalid samples throw instead of being counted. */
+  readonly strict: boolean
+
+  private readonly p: TrackerParams
+  private readonly clock: Clock
+  private readonly events: EventWindow
+  private s: Float64Array
+  private o: number
+  private invalid = 0
+  private clamped = 0
+
+  /**
+   * @param options validated here; see {@link StabilityTrackerOptions}.
+   * @param binding internal: lets a window registry place the state in its own storage.
+   * @throws {RangeError} when an option is outside its allowed range.
+   */
+  constructor(options?: StabilityTrackerOptions, binding?: TrackerBinding) {
+    const setup = binding?.setup ?? trackerSetup(options)
+    this.config = setup.config
+    this.strict = setup.strict
+    this.p = setup.params
+    this.clock = setup.clock
+    this.events = new EventWindow(HOUR_MS, setup.config.maxEventHistory)
+    this.s = binding?.state ?? new Float64Array(TRACKER_SLOTS)
+    this.o = binding?.offset ?? 0
+    initTracker(this.s, this.o)
+  }
+
+  /**
+   * Feeds one sample. `score` is the quality in [0, 1]; `degraded` reports
+   * an explicit degradation. A drop of the score by at least
+   * `degradationThreshold` from the previous sample counts as a degradation
+   * too.
+   *
+   * A score that is not a finite number, or a `degraded` that is not a
+   * boolean, is ignored and counted in `invalidSamples` (or throws a
+   * `RangeError` with `strict`); a finite score outside [0, 1] is clamped and
+   * counted in `clampedSamples`.
+   *
+   * @returns whether the sample was used (`false`: it was invalid and ignored).
+   */
+  tick(score: number, degraded = false): boolean {
+    if (typeof score !== 'number' || !(score >= 0 && score <= 1) || typeof degraded !== 'boolean') {
+      score = this.sanitize(score, degraded)
+      if (score !== score) return false
+    }
+    if (stepTracker(this.s, this.o, this.p, score, degraded)) this.recordEvent()
+    return true
+  }
+
+  /** The state after the last sample. One allocation: the returned object. */
+  getMetrics(now?: number): StabilityMetrics {
+    const s = this.s
+    const o = this.o
+    const cooldown = s[o + T_COOLDOWN] as number
+    const stable = s[o + T_STABLE] as number
+    const ema = s[o + T_EMA] as number
+    return {
+      stabilityScore: trackerScore(s, o, this.p.minStableTicks),
+      stabilityScoreEma: ema,
+      degradationEventsPerHour: this.degradationEventsPerHour(now),
+      isInCooldown: cooldown > 0,
+      cooldownRemaining: cooldown,
+      degradationCount: s[o + T_COUNT] as number,
+      totalDegradations: s[o + T_TOTAL] as number,
+      stableTicks: stable,
+      recommendedMode: modeForEma(ema),
+      isStable: cooldown === 0 && stable >= this.p.minStableTicks,
+      ticks: s[o + T_TICKS] as number,
+      invalidSamples: this.invalid,
+      clampedSamples: this.clamped,
+    }
+  }
+
+  /** `stableTicks >= minStableTicks` and no cool-down running. */
+  isStable(): boolean {
+    return (this.s[this.o + T_COOLDOWN] as number) === 0 && (this.s[this.o + T_STABLE] as number) >= this.p.minStableTicks
+  }
+
+  /** The instantaneous score after the last sample, in [0, 1]. */
+  stabilityScore(): number {
+    return trackerScore(this.s, this.o, this.p.minStableTicks)
+  }
+
+  /** The EMA of the score, in [0, 1]. */
+  stabilityScoreEma(): number {
+    return this.s[this.o + T_EMA] as number
+  }
+
+  /**
+   * Degradation events in the last hour of the tracker's clock. Pass `now`
+   * (a reading of the same clock) to save a clock read, for instance when
+   * reading many trackers at one scrape.
+   */
+  degradationEventsPerHour(now?: number): number {
+    const events = this.events
+    if (events.entries === 0) return 0
+    return events.count(now ?? this.clock())
+  }
+
+  /** The mode the EMA calls for: `FAB2` at >= 0.8, `FAB1` at >= 0.5, else `FAB0`. */
+  recommendMode(): FabMode {
+    return modeForEma(this.s[this.o + T_EMA] as number)
+  }
+
+  /**
+   * Whether the system should step down: the EMA is below `threshold`
+   * (default 0.5, the `FAB1` boundary) or a cool-down is running.
+   */
+  shouldDegrade(threshold = 0.5): boolean {
+    if (typeof threshold !== 'number' || !(threshold >= 0 && threshold <= 1)) {
+      throw new RangeError(`${OWNER}.shouldDegrade: threshold must be a number in [0, 1]; got ${describeValue(threshold)}`)
+    }
+    return (this.s[this.o + T_EMA] as number) < threshold || (this.s[this.o + T_COOLDOWN] as number) > 0
+  }
+
+  /** Consecutive stable ticks. */
+  get stableTicks(): number {
+    return this.s[this.o + T_STABLE] as number
+  }
+
+  /** Degradation events since construction or the last `reset()`. */
+  get degradationCount(): number {
+    return this.s[this.o + T_COUNT] as number
+  }
+
+  /** Degradation events over the whole life of the tracker; survives `reset()`. */
+  get totalDegradations(): number {
+    return this.s[this.o + T_TOTAL] as number
+  }
+
+  /** Cool-down ticks left. */
+  get cooldownRemaining(): number {
+    return this.s[this.o + T_COOLDOWN] as number
+  }
+
+  /** Valid samples processed over the tracker's life. */
+  get ticks(): number {
+    return this.s[this.o + T_TICKS] as number
+  }
+
+  /** Samples ignored as invalid over the tracker's life. */
+  get invalidSamples(): number {
+    return this.invalid
+  }
+
+  /** Scores clamped into [0, 1] over the tracker's life. */
+  get clampedSamples(): number {
+    return this.clamped
+  }
+
+  /**
+   * Starts a new session: stable ticks, EMA, cool-down, event count and the
+   * events-per-hour window go back to their initial values. Life-time
+   * counters (`totalDegradations`, `ticks`, `invalidSamples`,
+   * `clampedSamples`) are kept, so a Prometheus counter fed from them never
+   * goes backwards.
+   */
+  reset(): void {
+    initTracker(this.s, this.o)
+    this.events.clear()
+  }
+
+  /** A versioned, JSON-safe snapshot; {@link StabilityTracker.fromJSON} restores it. */
+  toJSON(): StabilityTrackerSnapshot {
+    const s = this.s
+    const o = this.o
+    const last = s[o + T_LAST] as number
+    return {
+      format: TRACKER_SNAPSHOT_FORMAT,
+      version: 1,
+      config: { ...this.config },
+      state: {
+        stableTicks: s[o + T_STABLE] as number,
+        degradationCount: s[o + T_COUNT] as number,
+        totalDegradations: s[o + T_TOTAL] as number,
+        cooldownRemaining: s[o + T_COOLDOWN] as number,
+        ema: s[o + T_EMA] as number,
+        lastScore: Number.isNaN(last) ? null : last,
+        ticks: s[o + T_TICKS] as number,
+        invalidSamples: this.invalid,
+        clampedSamples: this.clamped,
+        events: this.events.toAges(this.clock()),
+      },
+    }
+  }
+
+  /**
+   * Restores a tracker from {@link StabilityTracker.toJSON}'s output (or its
+   * `JSON.parse`d text). Its next ticks are identical to the original's.
+   * Event ages are re-based on the new clock, so a snapshot moves between
+   * processes.
+   *
+   * @throws {SnapshotError} when the snapshot is malformed, foreign or
+   *   inconsistent; nothing is half-restored.
+   */
+  static fromJSON(snapshot: unknown, options?: StabilityTrackerRestoreOptions): StabilityTracker {
+    const state = readTrackerSnapshot(snapshot)
+    const tracker = new StabilityTracker({ ...state.config, ...restoreOptions(options) })
+    tracker.load(state)
+    return tracker
+  }
+
+  /**
+   * Loads a validated snapshot state into this tracker.
+   *
+   * @internal
+   */
+  load(state: ValidatedTrackerState): void {
+    const s = this.s
+    const o = this.o
+    s[o + T_STABLE] = state.stableTicks
+    s[o + T_COUNT] = state.degradationCount
+    s[o + T_TOTAL] = state.totalDegradations
+    s[o + T_COOLDOWN] = state.cooldownRemaining
+    s[o + T_EMA] = state.ema
+    s[o + T_LAST] = state.lastScore ?? Number.NaN
+    s[o + T_TICKS] = state.ticks
+    this.invalid = state.invalidSamples
+    this.clamped = state.clampedSamples
+    this.events.loadAges(state.events, this.clock())
+  }
+
+  /**
+   * Records the time of a degradation event; the step function counted it.
+   *
+   * @internal
+   */
+  recordEvent(): void {
+    this.events.record(this.clock())
+  }
+
+  /**
+   * Moves the state out of shared storage into an array of its own, so the
+   * tracker keeps working after its registry slot is reused.
+   *
+   * @internal
+   */
+  detach(): void {
+    const own = this.s.slice(this.o, this.o + TRACKER_SLOTS)
+    this.s = own
+    this.o = 0
+  }
+
+  /**
+   * The slow path of `tick`: returns the score to use, or NaN to drop the sample.
+   *
+   * @internal
+   */
+  sanitize(score: unknown, degraded: unknown): number {
+    if (typeof degraded !== 'boolean' || typeof score !== 'number' || !Number.isFinite(score)) {
+      if (this.strict) {
+        const what =
+          typeof degraded !== 'boolean'
+            ? `degraded must be a boolean; got ${describeValue(degraded)}`
+            : `score must be a finite number in [0, 1]; got ${describeValue(score)}`
+        throw new RangeError(`${OWNER}.tick: ${what}`)
+      }
+      this.invalid++
+      return Number.NaN
+    }
+    if (this.strict) throw new RangeError(`${OWNER}.tick: score must be a finite number in [0, 1]; got ${describeValue(score)}`)
+    this.clamped++
+    return score < 0 ? 0 : 1
+  }
+}
+
+/** A snapshot's state after validation. @internal */
+export type ValidatedTrackerState = StabilityTrackerSnapshot['state'] & { readonly config: StabilityTrackerConfig }
+
+/**
+ * Validates a tracker snapshot without building anything.
+ *
+ * @internal
+ */
+export function readTrackerSnapshot(snapshot: unknown): ValidatedTrackerState {
+  const r = new SnapshotReader(OWNER)
+  const root = r.object(snapshot, '')
+  if (root.format !== TRACKER_SNAPSHOT_FORMAT) throw r.fail('format', `must be "${TRACKER_SNAPSHOT_FORMAT}"; got ${describeValue(root.format)}`)
+  if (root.version !== 1) throw r.fail('version', `${describeValue(root.version)} is not supported (this version reads 1)`)
+  const rawConfig = r.object(root.config, 'config')
+  for (const key of CONFIG_KEYS) {
+    if (rawConfig[key] === undefined) throw r.fail(`config.${key}`, 'is missing')
+  }
+  let config: StabilityTrackerConfig
+  try {
+    config = resolveTrackerConfig(checkOptionKeys(OWNER, rawConfig, CONFIG_KEYS))
+  } catch (error) {
+    throw r.fail('config', (error as Error).message)
+  }
+  const s = r.object(root.state, 'state')
+  const count = r.number(s, 'degradationCount', 'state', 0, MAX_COUNT, true)
+  const state: ValidatedTrackerState = {
+    config,
+    stableTicks: r.number(s, 'stableTicks', 'state', 0, MAX_COUNT, true),
+    degradationCount: count,
+    totalDegradations: r.number(s, 'totalDegradations', 'state', count, MAX_COUNT, true),
+    cooldownRemaining: r.number(s, 'cooldownRemaining', 'state', 0, config.cooldownMaxTicks, true),
+    ema: r.number(s, 'ema', 'state', 0, 1),
+    lastScore: r.nullableNumber(s, 'lastScore', 'state', 0, 1),
+    ticks: r.number(s, 'ticks', 'state', 0, MAX_COUNT, true),
+    invalidSamples: r.number(s, 'invalidSamples', 'state', 0, MAX_COUNT, true),
+    clampedSamples: r.number(s, 'clampedSamples', 'state', 0, MAX_COUNT, true),
+    events: r.pairs(s, 'events', 'state', config.maxEventHistory),
+  }
+  if (state.events.some(([age]) => age > HOUR_MS)) throw r.fail('state.events', 'holds an event older than one hour')
+  if (state.cooldownRemaining > 0 && state.stableTicks > 0) throw r.fail('state', 'has stable ticks during a cool-down, which no run produces')
+  if (state.cooldownRemaining > 0 && count === 0) throw r.fail('state', 'has a cool-down without any degradation')
+  return state
+}

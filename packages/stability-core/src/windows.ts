@@ -1,0 +1,497 @@
+import { monotonicClock, type Clock } from './clock.js'
+import {
+  Hysteresis,
+  hysteresisSetup,
+  readHysteresisSnapshot,
+  type HysteresisConfig,
+  type HysteresisOptions,
+  type HysteresisSetup,
+  type HysteresisSnapshot,
+  type ValidatedHysteresisState,
+} from './hysteresis.js'
+import { SnapshotReader } from './snapshot-error.js'
+import {
+  BLOCK_HYSTERESIS,
+  BLOCK_STRIDE,
+  stepWindow,
+  WINDOW_EVENT,
+  WINDOW_SWITCH,
+  WINDOW_OSCILLATION,
+  WINDOW_FILTER_BEHIND,
+  type TrackerParams,
+  type HysteresisParams,
+} from './state.js'
+import {
+  StabilityTracker,
+  readTrackerSnapshot,
+  trackerSetup,
+  type StabilityTrackerConfig,
+  type StabilityTrackerOptions,
+  type StabilityTrackerSnapshot,
+  type TrackerSetup,
+  type ValidatedTrackerState,
+} from './tracker.js'
+import { booleanOption, checkOptionKeys, describeValue, functionOption, numberOption, rangeError } from './validate.js'
+import { windowIdProblem } from './window-id.js'
+
+/** Options of {@link StabilityWindows}. */
+export interface StabilityWindowsOptions {
+  /** Options of every window's tracker. Its clock defaults to the registry's. */
+  tracker?: Omit<StabilityTrackerOptions, 'clock' | 'strict'>
+  /** Options of every window's anti-chatter filter, or `false` for none. Its clock defaults to the registry's. */
+  hysteresis?: Omit<HysteresisOptions, 'clock' | 'strict'> | false
+  /** Most windows alive at once; a new id past this is rejected and counted. Integer in [1, 1e6]. Default 1000. */
+  maxWindows?: number
+  /**
+   * A window with no sample for this long (ms) is evicted at the next
+   * sweep. `Infinity` keeps windows forever. In (0, Infinity]. Default
+   * 3600000 (one hour).
+   */
+  idleTtlMs?: number
+  /** Clock in ms for idle eviction, events per hour and switch rates. Default `performance.now()`. */
+  clock?: Clock
+  /** Throw a `RangeError` on an invalid window id or sample instead of rejecting and counting it. Default false. */
+  strict?: boolean
+}
+
+/** Options of {@link StabilityWindows.fromJSON}: the config comes from the snapshot, the rest from here. */
+export type StabilityWindowsRestoreOptions = Omit<StabilityWindowsOptions, 'tracker' | 'hysteresis'>
+
+/** One window: its id, tracker and (unless disabled) anti-chatter filter. */
+export interface StabilityWindow {
+  readonly id: string
+  readonly tracker: StabilityTracker
+  readonly hysteresis: Hysteresis | null
+  /**
+   * Feeds one sample, exactly like `StabilityWindows.tick(id, ...)` but
+   * without the id lookup: keep the handle for a window you tick often.
+   * Returns `false` once the window was removed from its registry.
+   */
+  tick(score: number, degraded?: boolean): boolean
+}
+
+/** Window ids turned away, by reason. */
+export interface WindowRejections {
+  /** Ids that were not valid label values (empty, too long, control characters, unpaired surrogates, not a string). */
+  invalidId: number
+  /** Valid new ids refused because `maxWindows` windows were alive. */
+  capacity: number
+}
+
+/** A versioned, JSON-safe snapshot of a registry. */
+export interface StabilityWindowsSnapshot {
+  readonly format: typeof WINDOWS_SNAPSHOT_FORMAT
+  readonly version: 1
+  readonly tracker: StabilityTrackerConfig
+  readonly hysteresis: HysteresisConfig | false
+  readonly windows: readonly {
+    readonly id: string
+    readonly tracker: StabilityTrackerSnapshot
+    readonly hysteresis: HysteresisSnapshot | null
+  }[]
+  readonly rejections: WindowRejections
+  readonly evicted: number
+}
+
+/** A registry's shared pieces a window needs to step itself. */
+interface Stepper {
+  readonly tp: TrackerParams
+  readonly hp: HysteresisParams | null
+}
+
+class Slot implements StabilityWindow {
+  /** Samples seen (valid + invalid) at the last sweep: activity is read off the counters, not written per tick. */
+  seen = 0
+  /** Cleared when the window leaves its registry: its block may then belong to another window. */
+  alive = true
+
+  constructor(
+    readonly id: string,
+    readonly tracker: StabilityTracker,
+    readonly hysteresis: Hysteresis | null,
+    /** Block index in the chunked storage. */
+    readonly index: number,
+    /** Position in the dense iteration array. */
+    public position: number,
+    public lastSeen: number,
+    private readonly state: Float64Array,
+    private readonly offset: number,
+    private readonly stepper: Stepper,
+  ) {}
+
+  tick(score: number, degraded = false): boolean {
+    if (!this.alive) return false
+    if (typeof score !== 'number' || !(score >= 0 && score <= 1) || typeof degraded !== 'boolean') {
+      score = this.tracker.sanitize(score, degraded)
+      if (score !== score) return true
+    }
+    const result = stepWindow(this.state, this.offset, this.stepper.tp, this.stepper.hp, score, degraded)
+    if (result !== 0) this.afterStep(result)
+    return true
+  }
+
+  /** The rare outcomes of a step: time an event or a switch, count a refused filter update. */
+  afterStep(result: number): void {
+    if ((result & WINDOW_EVENT) !== 0) this.tracker.recordEvent()
+    const filter = this.hysteresis
+    if (filter === null) return
+    if ((result & WINDOW_SWITCH) !== 0) filter.recordSwitch((result & WINDOW_OSCILLATION) !== 0)
+    // The filter was driven by hand past the tracker's tick: let it count the refusal.
+    if ((result & WINDOW_FILTER_BEHIND) !== 0) filter.update(filter.effectiveMode, this.tracker.ticks)
+  }
+}
+
+const OWNER = 'StabilityWindows'
+export const WINDOWS_SNAPSHOT_FORMAT = 'auris.stability-windows'
+const OPTION_KEYS = ['tracker', 'hysteresis', 'maxWindows', 'idleTtlMs', 'clock', 'strict'] as const
+const MAX_WINDOWS = 1e6
+/** 64 blocks of 16 doubles: 8 KiB chunks that never move, so trackers can point into them. */
+const CHUNK_SHIFT = 6
+const CHUNK_MASK = (1 << CHUNK_SHIFT) - 1
+
+function samplesSeen(slot: Slot): number {
+  return slot.tracker.ticks + slot.tracker.invalidSamples
+}
+
+/**
+ * A registry of stability windows keyed by `window_id`: one tracker and one
+ * anti-chatter filter per window, created on first use. Ids are validated,
+ * live windows are capped at `maxWindows`, idle windows are evicted after
+ * `idleTtlMs`, and every refusal is counted, so a stream of hostile ids can
+ * never grow the label set (or memory) without bound.
+ *
+ * Every window's hot state lives in one 128-byte block of shared storage,
+ * so a tick on any window costs a map lookup and two cache lines, and
+ * iterating at scrape time walks a dense array.
+ *
+ * @example
+ * ```ts
+ * const windows = new StabilityWindows({ tracker: { minStableTicks: 30 } })
+ * windows.tick('global', 0.9)
+ * windows.tick('stream', 0.4, true)
+ * for (const w of windows) console.log(w.id, w.tracker.recommendMode(), w.hysteresis?.effectiveMode)
+ * ```
+ */
+export class StabilityWindows implements Iterable<StabilityWindow>, Stepper {
+  /** Most windows alive at once. */
+  readonly maxWindows: number
+  /** Idle time (ms) after which a window is evicted. */
+  readonly idleTtlMs: number
+  /** Whether invalid ids and samples throw instead of being counted. */
+  readonly strict: boolean
+
+  private readonly clock: Clock
+  private readonly trackers: TrackerSetup
+  private readonly filters: HysteresisSetup | null
+  /** @internal */
+  readonly tp: TrackerParams
+  /** @internal */
+  readonly hp: HysteresisParams | null
+  private readonly sweepIntervalMs: number
+  private readonly chunks: Float64Array[] = []
+  private readonly free: number[] = []
+  private nextIndex = 0
+  private readonly byIndex: (Slot | undefined)[] = []
+  private readonly live: Slot[] = []
+  private readonly byId = new Map<string, number>()
+  private readonly rejected: WindowRejections = { invalidId: 0, capacity: 0 }
+  private evictedCount = 0
+  private lastSweep = -Infinity
+
+  /** @throws {RangeError} when an option (or a nested tracker or filter option) is invalid. */
+  constructor(options?: StabilityWindowsOptions) {
+    const o = checkOptionKeys(OWNER, options, OPTION_KEYS)
+    this.maxWindows = numberOption(OWNER, 'maxWindows', o.maxWindows, 1000, { min: 1, max: MAX_WINDOWS, integer: true })
+    this.idleTtlMs = numberOption(OWNER, 'idleTtlMs', o.idleTtlMs, 3_600_000, { min: 0, max: Infinity, minExclusive: true })
+    this.clock = functionOption<Clock>(OWNER, 'clock', o.clock, monotonicClock)
+    this.strict = booleanOption(OWNER, 'strict', o.strict, false)
+    const tracker: unknown = o.tracker ?? {}
+    if (typeof tracker !== 'object' || tracker === null) throw rangeError(OWNER, 'tracker', tracker, 'an object of tracker options')
+    const hysteresis: unknown = o.hysteresis ?? {}
+    if (hysteresis !== false && (typeof hysteresis !== 'object' || hysteresis === null)) {
+      throw rangeError(OWNER, 'hysteresis', hysteresis, 'an object of filter options, or false')
+    }
+    const runtime = { clock: this.clock, strict: this.strict }
+    this.trackers = trackerSetup({ ...(tracker as StabilityTrackerOptions), ...runtime })
+    this.filters = hysteresis === false ? null : hysteresisSetup({ ...(hysteresis as HysteresisOptions), ...runtime })
+    this.tp = this.trackers.params
+    this.hp = this.filters?.params ?? null
+    this.sweepIntervalMs = Math.min(1000, this.idleTtlMs / 2)
+  }
+
+  /** The configuration of every window's tracker. */
+  get trackerConfig(): StabilityTrackerConfig {
+    return this.trackers.config
+  }
+
+  /** The configuration of every window's filter, or `false` when windows have none. */
+  get hysteresisConfig(): HysteresisConfig | false {
+    return this.filters?.config ?? false
+  }
+
+  /** Windows alive. */
+  get size(): number {
+    return this.live.length
+  }
+
+  /** Ids turned away so far, by reason (a copy). */
+  get rejections(): WindowRejections {
+    return { ...this.rejected }
+  }
+
+  /** Windows evicted for being idle so far. */
+  get evicted(): number {
+    return this.evictedCount
+  }
+
+  /** The window `id`, or `undefined` when it does not exist. Never creates one. */
+  get(id: string): StabilityWindow | undefined {
+    const k = this.byId.get(id)
+    return k === undefined ? undefined : this.byIndex[k]
+  }
+
+  /** Whether window `id` exists. */
+  has(id: string): boolean {
+    return this.byId.has(id)
+  }
+
+  /**
+   * The window `id`, created when new. Returns `undefined`, and counts the
+   * refusal, when the id is invalid or `maxWindows` windows are alive (after
+   * evicting idle ones). With `strict`, an invalid id throws a `RangeError`.
+   */
+  acquire(id: string): StabilityWindow | undefined {
+    const k = this.byId.get(id) ?? this.create(id)
+    return k < 0 ? undefined : this.byIndex[k]
+  }
+
+  /**
+   * Feeds one sample to window `id` (created when new) and, when the window
+   * has a filter and the sample was valid, the tracker's recommended mode
+   * to the filter at the tracker's tick count. Returns `false` when the
+   * window was refused (an invalid sample to an accepted window returns
+   * `true`: the window exists; the tracker counted the sample).
+   */
+  tick(id: string, score: number, degraded = false): boolean {
+    const k = this.byId.get(id) ?? this.create(id)
+    if (k < 0) return false
+    // 64 blocks of 16 doubles per chunk (literals: see state.ts on module constants in hot code).
+    const s = this.chunks[k >> 6] as Float64Array
+    const o = (k & 63) << 4
+    if (typeof score !== 'number' || !(score >= 0 && score <= 1) || typeof degraded !== 'boolean') {
+      score = (this.byIndex[k] as Slot).tracker.sanitize(score, degraded)
+      if (score !== score) return true
+    }
+    // The same step as Slot.tick, written out here so the id path costs one call.
+    const result = stepWindow(s, o, this.tp, this.hp, score, degraded)
+    if (result !== 0) (this.byIndex[k] as Slot).afterStep(result)
+    return true
+  }
+
+  /** Removes window `id`; returns whether it existed. Its tracker and filter keep working on their own. */
+  delete(id: string): boolean {
+    const k = this.byId.get(id)
+    if (k === undefined) return false
+    this.remove(this.byIndex[k] as Slot)
+    return true
+  }
+
+  /** Removes every window (counters of rejections and evictions are kept). */
+  clear(): void {
+    for (let i = this.live.length - 1; i >= 0; i--) this.remove(this.live[i] as Slot)
+  }
+
+  /**
+   * Evicts windows that had no sample for at least `idleTtlMs`. A sweep
+   * notices activity from the windows' sample counters, so the tick path
+   * never reads the clock: a window is evicted between `idleTtlMs` and
+   * `idleTtlMs` plus the gap between two sweeps after its last sample,
+   * never earlier. Sweeps run when the caller asks (an exporter at scrape
+   * time) and when a new id meets a full registry. Returns the number of
+   * windows evicted.
+   */
+  sweep(now: number = this.clock()): number {
+    this.lastSweep = now
+    if (this.idleTtlMs === Infinity) return 0
+    let evicted = 0
+    for (let i = this.live.length - 1; i >= 0; i--) {
+      const slot = this.live[i] as Slot
+      const seen = samplesSeen(slot)
+      if (seen !== slot.seen) {
+        slot.seen = seen
+        slot.lastSeen = now
+      } else if (now - slot.lastSeen >= this.idleTtlMs) {
+        this.remove(slot)
+        evicted++
+      }
+    }
+    this.evictedCount += evicted
+    return evicted
+  }
+
+  /** Calls `fn` for each window. Removing windows from `fn` is not supported. */
+  forEach(fn: (window: StabilityWindow) => void): void {
+    for (const slot of this.live) fn(slot)
+  }
+
+  /** Iterates the windows in creation order, except that removals move the last window into the gap. */
+  [Symbol.iterator](): Iterator<StabilityWindow> {
+    return this.live[Symbol.iterator]()
+  }
+
+  /** Window ids, in iteration order. */
+  ids(): string[] {
+    return this.live.map((slot) => slot.id)
+  }
+
+  /** A versioned, JSON-safe snapshot of every window; {@link StabilityWindows.fromJSON} restores it. */
+  toJSON(): StabilityWindowsSnapshot {
+    return {
+      format: WINDOWS_SNAPSHOT_FORMAT,
+      version: 1,
+      tracker: { ...this.trackers.config },
+      hysteresis: this.filters === null ? false : { ...this.filters.config },
+      windows: this.live.map((slot) => ({
+        id: slot.id,
+        tracker: slot.tracker.toJSON(),
+        hysteresis: slot.hysteresis?.toJSON() ?? null,
+      })),
+      rejections: { ...this.rejected },
+      evicted: this.evictedCount,
+    }
+  }
+
+  /**
+   * Restores a registry from {@link StabilityWindows.toJSON}'s output. The
+   * tracker and filter configuration come from the snapshot; `options`
+   * sets the clock, strictness and limits.
+   *
+   * @throws {SnapshotError} when the snapshot, or any window in it, is
+   *   malformed or does not fit `options`; nothing is half-restored.
+   * @throws {RangeError} when `options` is invalid.
+   */
+  static fromJSON(snapshot: unknown, options?: StabilityWindowsRestoreOptions): StabilityWindows {
+    const r = new SnapshotReader(OWNER)
+    const root = r.object(snapshot, '')
+    if (root.format !== WINDOWS_SNAPSHOT_FORMAT) throw r.fail('format', `must be "${WINDOWS_SNAPSHOT_FORMAT}"; got ${describeValue(root.format)}`)
+    if (root.version !== 1) throw r.fail('version', `${describeValue(root.version)} is not supported (this version reads 1)`)
+    const trackerConfig = r.object(root.tracker, 'tracker')
+    const hysteresisConfig = root.hysteresis === false ? false : r.object(root.hysteresis, 'hysteresis')
+    let registry: StabilityWindows
+    try {
+      registry = new StabilityWindows({
+        ...checkOptionKeys(OWNER, options, ['maxWindows', 'idleTtlMs', 'clock', 'strict']),
+        tracker: trackerConfig,
+        hysteresis: hysteresisConfig as HysteresisOptions | false,
+      })
+    } catch (error) {
+      throw r.fail('', `does not make a registry: ${(error as Error).message}`)
+    }
+    if (!Array.isArray(root.windows)) throw r.fail('windows', 'must be an array')
+    const windows = root.windows as unknown[]
+    if (windows.length > registry.maxWindows) {
+      throw r.fail('windows', `holds ${String(windows.length)} windows, more than maxWindows (${String(registry.maxWindows)})`)
+    }
+    const rejections = r.object(root.rejections, 'rejections')
+    const invalidId = r.number(rejections, 'invalidId', 'rejections', 0, Number.MAX_SAFE_INTEGER, true)
+    const capacity = r.number(rejections, 'capacity', 'rejections', 0, Number.MAX_SAFE_INTEGER, true)
+    const evicted = r.number(root, 'evicted', '', 0, Number.MAX_SAFE_INTEGER, true)
+    // Validate every window before creating any, so a bad one leaves nothing behind.
+    const states: { id: string; tracker: ValidatedTrackerState; hysteresis: ValidatedHysteresisState | null }[] = []
+    const seen = new Set<string>()
+    for (const [i, entry] of windows.entries()) {
+      const path = `windows[${String(i)}]`
+      const w = r.object(entry, path)
+      const problem = windowIdProblem(w.id)
+      if (problem !== null) throw r.fail(`${path}.id`, problem)
+      const id = w.id as string
+      if (seen.has(id)) throw r.fail(`${path}.id`, `repeats window "${id}"`)
+      seen.add(id)
+      const tracker = readTrackerSnapshot(w.tracker)
+      if (!sameConfig(tracker.config, registry.trackers.config)) throw r.fail(`${path}.tracker.config`, 'differs from the registry tracker config')
+      let hysteresis: ValidatedHysteresisState | null = null
+      if (registry.filters !== null) {
+        if (w.hysteresis === null) throw r.fail(`${path}.hysteresis`, 'is missing while the registry has filters')
+        hysteresis = readHysteresisSnapshot(w.hysteresis)
+        if (!sameConfig(hysteresis.config, registry.filters.config)) throw r.fail(`${path}.hysteresis.config`, 'differs from the registry filter config')
+      } else if (w.hysteresis !== null) {
+        throw r.fail(`${path}.hysteresis`, 'must be null: the registry has no filters')
+      }
+      states.push({ id, tracker, hysteresis })
+    }
+    for (const state of states) {
+      const k = registry.create(state.id)
+      const slot = registry.byIndex[k] as Slot
+      slot.tracker.load(state.tracker)
+      if (state.hysteresis !== null) slot.hysteresis?.load(state.hysteresis)
+      slot.seen = samplesSeen(slot)
+    }
+    registry.rejected.invalidId = invalidId
+    registry.rejected.capacity = capacity
+    registry.evictedCount = evicted
+    return registry
+  }
+
+  /** Creates window `id`; returns its block index, or -1 when refused. */
+  private create(id: string): number {
+    const problem = windowIdProblem(id)
+    if (problem !== null) {
+      if (this.strict) throw new RangeError(`${OWNER}: window id ${describeValue(id)} ${problem}`)
+      this.rejected.invalidId++
+      return -1
+    }
+    const now = this.clock()
+    if (this.live.length >= this.maxWindows) {
+      // At most one sweep per interval, so a flood of new ids cannot turn every refusal into a full scan.
+      if (now - this.lastSweep >= this.sweepIntervalMs) this.sweep(now)
+      if (this.live.length >= this.maxWindows) {
+        this.rejected.capacity++
+        return -1
+      }
+    }
+    const k = this.free.pop() ?? this.nextIndex++
+    const chunk = k >> CHUNK_SHIFT
+    if (chunk === this.chunks.length) this.chunks.push(new Float64Array(BLOCK_STRIDE << CHUNK_SHIFT))
+    const state = this.chunks[chunk] as Float64Array
+    const offset = (k & CHUNK_MASK) * BLOCK_STRIDE
+    state.fill(0, offset, offset + BLOCK_STRIDE)
+    const slot = new Slot(
+      id,
+      new StabilityTracker(undefined, { setup: this.trackers, state, offset }),
+      this.filters === null ? null : new Hysteresis(undefined, { setup: this.filters, state, offset: offset + BLOCK_HYSTERESIS }),
+      k,
+      this.live.length,
+      now,
+      state,
+      offset,
+      this,
+    )
+    this.live.push(slot)
+    this.byIndex[k] = slot
+    this.byId.set(id, k)
+    return k
+  }
+
+  private remove(slot: Slot): void {
+    // Users may still hold the handle, tracker and filter: give the last two
+    // their own state before the block is reused, and retire the handle.
+    slot.alive = false
+    slot.tracker.detach()
+    slot.hysteresis?.detach()
+    const last = this.live.pop() as Slot
+    if (last !== slot) {
+      this.live[slot.position] = last
+      last.position = slot.position
+    }
+    this.byIndex[slot.index] = undefined
+    this.byId.delete(slot.id)
+    this.free.push(slot.index)
+  }
+}
+
+function sameConfig(a: object, b: object): boolean {
+  const x = a as Record<string, unknown>
+  const y = b as Record<string, unknown>
+  const keys = Object.keys(x)
+  return keys.length === Object.keys(y).length && keys.every((key) => Object.is(x[key], y[key]))
+}
