@@ -1,0 +1,40 @@
+import type { StabilityMetrics } from '@auris/stability-core'
+import type { Check, ProbeRow } from './simulation.js'
+
+const HEADER = ['TICK', 'MODE', 'SCORE', 'EMA', 'STABLE', 'DEGRAD', 'RECOMMENDED'] as const
+const WIDTHS = [5, 5, 6, 6, 6, 6, 11] as const
+
+function line(cells: readonly string[]): string {
+  return cells.map((cell, i) => cell.padStart(WIDTHS[i] as number)).join(' | ')
+}
+
+/** The probe table: `TICK | MODE | SCORE | EMA | STABLE | DEGRAD | RECOMMENDED`. */
+export function formatTable(rows: readonly ProbeRow[]): string {
+  const out = [line(HEADER), WIDTHS.map((w) => '-'.repeat(w)).join('-+-')]
+  for (const row of rows) {
+    out.push(
+      line([
+        String(row.tick),
+        row.mode,
+        row.score.toFixed(3),
+        row.metrics.stabilityScoreEma.toFixed(3),
+        String(row.metrics.stableTicks),
+        String(row.metrics.degradationCount),
+        row.metrics.recommendedMode,
+      ]),
+    )
+  }
+  return out.join('\n')
+}
+
+/** Final metrics, one per line. */
+export function formatMetrics(m: StabilityMetrics): string {
+  return Object.entries(m)
+    .map(([key, value]) => `  ${key.padEnd(26)} ${String(value)}`)
+    .join('\n')
+}
+
+/** Checks as ✓/✗ lines. */
+export function formatChecks(checks: readonly Check[]): string {
+  return checks.map((c) => `  ${c.ok ? '✓' : '✗'} ${c.name} (${c.detail})`).join('\n')
+}

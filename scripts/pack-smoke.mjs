@@ -1,0 +1,65 @@
+// Packaging smoke test: `pnpm pack` every publishable package, install the
+// tarballs with plain npm into a throw-away project outside the workspace,
+// import every public entry point from an ESM file and make one real call
+// per package. Catches a broken `exports` map, a missing `files` entry or a
+// `workspace:`/`catalog:` range that leaked into a published manifest.
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+/** One real call per package, run against the installed tarball. */
+const CALLS = {
+  '@auris/stability-core': `
+    const t = new mod.StabilityTracker({ minStableTicks: 30 })
+    for (let i = 0; i < 20; i++) t.tick(0.9)
+    t.tick(0.4, true)
+    const m = t.getMetrics()
+    assert(m.degradationCount === 1 && m.stableTicks === 0 && m.recommendedMode === 'FAB1', JSON.stringify(m))
+    const w = new mod.StabilityWindows()
+    assert(w.tick('global', 0.9) && !w.tick('', 0.9), 'window registry')`,
+}
+
+const packages = readdirSync(join(root, 'packages'), { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => join(root, 'packages', d.name))
+  .map((dir) => ({ dir, manifest: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) }))
+  .filter(({ manifest }) => manifest.private !== true)
+
+const work = mkdtempSync(join(tmpdir(), 'auris-pack-'))
+try {
+  const tarballs = []
+  for (const { dir, manifest } of packages) {
+    if (!(manifest.name in CALLS)) throw new Error(`pack-smoke: no smoke call for ${manifest.name}; add one to CALLS`)
+    const out = execFileSync('pnpm', ['pack', '--pack-destination', work], { cwd: dir, encoding: 'utf8' })
+    const tarball = out.trim().split('\n').pop()
+    tarballs.push(tarball.startsWith('/') ? tarball : join(work, tarball))
+    const packed = execFileSync('tar', ['-xOzf', tarballs.at(-1), 'package/package.json'], { encoding: 'utf8' })
+    if (/"(workspace|catalog):/.test(packed)) throw new Error(`pack-smoke: ${manifest.name} publishes a workspace: or catalog: range`)
+  }
+  const app = join(work, 'app')
+  execFileSync('mkdir', ['-p', app])
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'smoke', private: true, type: 'module' }))
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error', ...tarballs], { cwd: app, stdio: ['ignore', 'ignore', 'inherit'] })
+
+  const lines = ['const assert = (ok, what) => { if (!ok) throw new Error(`smoke call failed: ${what}`) }']
+  let n = 0
+  for (const { manifest } of packages) {
+    const entries = Object.keys(manifest.exports ?? { '.': null }).filter((key) => key !== './package.json')
+    for (const entry of entries) {
+      const specifier = entry === '.' ? manifest.name : `${manifest.name}/${entry.replace(/^\.\//, '')}`
+      lines.push(`{ const mod = await import(${JSON.stringify(specifier)}); assert(Object.keys(mod).length > 0, ${JSON.stringify(specifier)} + ' exports nothing')`)
+      if (entry === '.') lines.push(CALLS[manifest.name])
+      lines.push(`console.log('  ok ${specifier}') }`)
+      n++
+    }
+  }
+  writeFileSync(join(app, 'smoke.mjs'), lines.join('\n'))
+  execFileSync(process.execPath, ['smoke.mjs'], { cwd: app, stdio: 'inherit' })
+  console.log(`pack-smoke: ${String(packages.length)} package(s), ${String(n)} entry point(s) imported from installed tarballs`)
+} finally {
+  rmSync(work, { recursive: true, force: true })
+}
