@@ -21,6 +21,10 @@ const CALLS = {
     assert(m.degradationCount === 1 && m.stableTicks === 0 && m.recommendedMode === 'FAB1', JSON.stringify(m))
     const w = new mod.StabilityWindows()
     assert(w.tick('global', 0.9) && !w.tick('', 0.9), 'window registry')`,
+  '@auris/fab-hook': `
+    const hook = mod.attach({ coherence_score: 0.7, _prev_mode: 'FAB2', mode: 'FAB1' }, { env: { AURIS_STABILITY_HOOK: 'on' } })
+    assert(hook !== null && hook.tick().degradationCount === 1, 'attach + tick')
+    assert(mod.attach({}, { env: {} }) === null, 'flag off gives null')`,
 }
 
 const packages = readdirSync(join(root, 'packages'), { withFileTypes: true })
