@@ -25,6 +25,16 @@ const CALLS = {
     const hook = mod.attach({ coherence_score: 0.7, _prev_mode: 'FAB2', mode: 'FAB1' }, { env: { AURIS_STABILITY_HOOK: 'on' } })
     assert(hook !== null && hook.tick().degradationCount === 1, 'attach + tick')
     assert(mod.attach({}, { env: {} }) === null, 'flag off gives null')`,
+  '@auris/prom-exporter': `
+    const core = await import('@auris/stability-core')
+    const windows = new core.StabilityWindows()
+    windows.tick('global', 0.4, true)
+    const exporter = mod.createStabilityExporter()
+    exporter.track(windows)
+    const text = await exporter.metrics()
+    assert(text.includes('atlas_degradation_count_total{window_id="global"} 1'), text.slice(0, 200))
+    const setup = await import('@auris/prom-exporter/setup')
+    assert((await setup.setupPrometheusMetrics({ env: {} })) === null, 'setup off gives null')`,
 }
 
 const packages = readdirSync(join(root, 'packages'), { withFileTypes: true })

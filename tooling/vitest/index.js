@@ -16,7 +16,7 @@ export function packageConfig(options = {}) {
       coverage: {
         provider: 'v8',
         include: ['src/**/*.ts'],
-        exclude: ['src/**/*.test.ts', 'src/**/__fixtures__/**', ...(options.coverageExclude ?? [])],
+        exclude: ['src/**/*.test.ts', 'src/**/__fixtures__/**', 'src/**/testing/**', ...(options.coverageExclude ?? [])],
         reporter: ['text-summary', 'json-summary'],
         thresholds: { lines: coverage, branches: coverage, functions: coverage, statements: coverage },
       },

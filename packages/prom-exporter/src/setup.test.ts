@@ -1,0 +1,86 @@
+import { execFileSync } from 'node:child_process'
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Registry } from 'prom-client'
+import { describe, expect, it } from 'vitest'
+import { METRICS_DISABLED_TEXT, explainLoadError, getMetricsText, isMetricsEnabled, metricsFlagValue, setupPrometheusMetrics } from './setup.js'
+
+const ON = { AURIS_METRICS_EXP: 'on' }
+
+describe('setupPrometheusMetrics', () => {
+  it('returns null and registers nothing while AURIS_METRICS_EXP is off', async () => {
+    const registry = new Registry()
+    expect(await setupPrometheusMetrics({ registry, env: {} })).toBeNull()
+    expect(await setupPrometheusMetrics({ registry, env: { AURIS_METRICS_EXP: 'off' } })).toBeNull()
+    expect(registry.getMetricsAsArray()).toHaveLength(0)
+  })
+
+  it('returns the same exporter when set up twice', async () => {
+    const a = await setupPrometheusMetrics({ env: ON })
+    const b = await setupPrometheusMetrics({ env: ON })
+    expect(a).not.toBeNull()
+    expect(b).toBe(a)
+    const registry = new Registry()
+    const c = await setupPrometheusMetrics({ registry, env: ON })
+    expect(await setupPrometheusMetrics({ registry, env: ON })).toBe(c)
+    expect(c).not.toBe(a)
+    const prefixed = await setupPrometheusMetrics({ prefix: 'fab_', env: ON })
+    expect(prefixed?.names.stability_score).toBe('fab_stability_score')
+  })
+
+  it('gives the reference text when off, and the exposition when on', async () => {
+    expect(await getMetricsText({ env: {} })).toBe('# Metrics disabled (AURIS_METRICS_EXP=off)\n')
+    expect(METRICS_DISABLED_TEXT).toBe('# Metrics disabled (AURIS_METRICS_EXP=off)\n')
+    expect(await getMetricsText({ env: ON })).toMatch(/^# HELP atlas_stability_score /)
+  })
+
+  it('reads the flag when called', () => {
+    expect(isMetricsEnabled({ AURIS_METRICS_EXP: 'TRUE' })).toBe(true)
+    expect(isMetricsEnabled({})).toBe(false)
+    expect(metricsFlagValue({ AURIS_METRICS_EXP: 'maybe' })).toBe('maybe')
+  })
+})
+
+describe('explainLoadError', () => {
+  it('turns a missing prom-client into install instructions, and passes other errors through', () => {
+    const missing = Object.assign(new Error("Cannot find package 'prom-client' imported from /app/x.js"), { code: 'ERR_MODULE_NOT_FOUND' })
+    const explained = explainLoadError(missing) as Error
+    expect(explained.message).toMatch(/npm install prom-client@\^15/)
+    expect(explained.cause).toBe(missing)
+    const other = new Error('boom')
+    expect(explainLoadError(other)).toBe(other)
+    expect(explainLoadError('prom-client could not resolve')).toBeInstanceOf(Error)
+  })
+})
+
+describe('without prom-client installed', () => {
+  it('loads and answers null while off, and says how to install it when on', () => {
+    // An app that installed the package but not its peer: copies of the built
+    // packages, with no prom-client anywhere on the resolution path.
+    const app = mkdtempSync(join(tmpdir(), 'auris-no-prom-'))
+    try {
+      const modules = join(app, 'node_modules', '@auris')
+      mkdirSync(modules, { recursive: true })
+      for (const name of ['prom-exporter', 'stability-core']) {
+        const from = fileURLToPath(new URL(`../../${name}/`, import.meta.url))
+        cpSync(join(from, 'dist'), join(modules, name, 'dist'), { recursive: true })
+        cpSync(join(from, 'package.json'), join(modules, name, 'package.json'))
+      }
+      writeFileSync(join(app, 'package.json'), '{"type":"module"}')
+      writeFileSync(
+        join(app, 'probe.mjs'),
+        `import { setupPrometheusMetrics } from '@auris/prom-exporter/setup'
+const off = await setupPrometheusMetrics({ env: {} })
+console.log('off:' + String(off))
+try { await setupPrometheusMetrics({ env: { AURIS_METRICS_EXP: 'on' } }) } catch (e) { console.log('on:' + e.message) }`,
+      )
+      const out = execFileSync(process.execPath, ['probe.mjs'], { cwd: app, encoding: 'utf8' })
+      expect(out).toMatch(/^off:null$/m)
+      expect(out).toMatch(/^on:prom-client is not installed, and AURIS_METRICS_EXP is on: .*npm install prom-client@\^15/m)
+    } finally {
+      rmSync(app, { recursive: true, force: true })
+    }
+  })
+})
