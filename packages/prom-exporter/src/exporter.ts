@@ -1,6 +1,7 @@
 import { MODE_TO_NUMERIC, StabilityWindows, windowIdProblem, type Hysteresis, type StabilityTracker } from '@auris/stability-core'
 import { Registry, type Metric, type RegistryContentType } from 'prom-client'
 import { escapeHelp, escapeLabelValue, formatLabels, formatValue } from './format.js'
+import { ByteWriter, utf8 } from './writer.js'
 import { DEFAULT_PREFIX, FAMILIES, REASON_LABEL, WINDOW_LABEL, metricNames, type FamilySpec, type FamilySuffix, type MetricNames } from './names.js'
 
 /** Options of {@link createStabilityExporter}. */
@@ -21,6 +22,8 @@ interface WindowRecord {
   readonly id: string
   /** `{window_id="…"}`, escaped once. */
   readonly labels: string
+  /** The same, as UTF-8 bytes for the renderer. */
+  readonly labelBytes: Uint8Array
   /** Collection in which the record was last filled. */
   generation: number
   hasTracker: boolean
@@ -65,9 +68,11 @@ class Counter {
 }
 
 function newRecord(id: string): WindowRecord {
+  const labels = `{${WINDOW_LABEL}="${escapeLabelValue(id)}"}`
   return {
     id,
-    labels: `{${WINDOW_LABEL}="${escapeLabelValue(id)}"}`,
+    labels,
+    labelBytes: utf8(labels),
     generation: -1,
     hasTracker: false,
     score: 0,
@@ -139,6 +144,7 @@ const WINDOW_VALUES: Partial<Record<FamilySuffix, (r: WindowRecord) => number | 
 }
 
 const REASONS: readonly RejectionReason[] = ['invalid_id', 'capacity', 'duplicate']
+const FAMILY_GAP = utf8('\n\n')
 
 /** A pull source: one tracker (and filter) read at scrape time. */
 interface SingleSource {
@@ -156,6 +162,10 @@ interface ExporterSample {
 /** prom-client's view of one family: a collector object the registry formats itself. */
 class FamilyMetric {
   readonly aggregator = 'sum'
+  /** `# HELP …\n# TYPE …` as UTF-8. */
+  readonly headerBytes: Uint8Array
+  /** `\n` + the metric name, the start of every sample line. */
+  readonly lineStart: Uint8Array
 
   constructor(
     private readonly exporter: StabilityExporter,
@@ -163,7 +173,10 @@ class FamilyMetric {
     readonly help: string,
     readonly type: 'gauge' | 'counter',
     readonly spec: FamilySpec,
-  ) {}
+  ) {
+    this.headerBytes = utf8(`# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${type}`)
+    this.lineStart = utf8(`\n${name}`)
+  }
 
   get(): { name: string; help: string; type: string; aggregator: string; values: { labels: Record<string, string>; value: number }[] } {
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.exporter.samplesOf(this.spec) }
@@ -209,6 +222,7 @@ export class StabilityExporter {
   private readonly rejected: Record<RejectionReason, number> = { invalid_id: 0, capacity: 0, duplicate: 0 }
   private readonly registryCarry = { invalid_id: 0, capacity: 0, evicted: 0 }
   private generation = 0
+  private readonly writer = new ByteWriter()
   private rows: WindowRecord[] = []
   private rowsFresh = false
 
@@ -304,27 +318,31 @@ export class StabilityExporter {
     return `${ours}\n${rendered.join('\n\n')}\n`
   }
 
-  /** This exporter's families in the text format, synchronously. */
+  /** This exporter's families in the text format, synchronously, in one pass. */
   render(): string {
     const rows = this.collect()
     this.rowsFresh = false
-    const parts: string[] = []
-    for (const family of this.families) {
-      let text = `# HELP ${family.name} ${escapeHelp(family.help)}\n# TYPE ${family.name} ${family.type}`
-      const spec = family.spec
-      const read = WINDOW_VALUES[spec.suffix as FamilySuffix]
+    const out = this.writer
+    out.reset()
+    for (const [i, family] of this.families.entries()) {
+      if (i > 0) out.bytes(FAMILY_GAP)
+      out.bytes(family.headerBytes)
+      const read = WINDOW_VALUES[family.spec.suffix as FamilySuffix]
       if (read !== undefined) {
-        const name = family.name
         for (const r of rows) {
           const value = read(r)
-          if (value !== undefined) text += `\n${name}${r.labels} ${formatValue(value)}`
+          if (value === undefined) continue
+          out.bytes(family.lineStart)
+          out.bytes(r.labelBytes)
+          out.byte(32)
+          out.value(value)
         }
       } else {
-        for (const s of this.exporterSamples(spec)) text += `\n${family.name}${formatLabels(Object.entries(s.labels))} ${formatValue(s.value)}`
+        for (const s of this.exporterSamples(family.spec)) out.ascii(`\n${family.name}${formatLabels(Object.entries(s.labels))} ${formatValue(s.value)}`)
       }
-      parts.push(text)
     }
-    return `${parts.join('\n\n')}\n`
+    out.byte(10)
+    return out.toString()
   }
 
   /**
