@@ -35,6 +35,13 @@ const CALLS = {
     assert(text.includes('atlas_degradation_count_total{window_id="global"} 1'), text.slice(0, 200))
     const setup = await import('@auris/prom-exporter/setup')
     assert((await setup.setupPrometheusMetrics({ env: {} })) === null, 'setup off gives null')`,
+  '@auris/metrics-http': `
+    const { Hono } = await import('hono')
+    const app = new Hono()
+    app.route('/metrics/exp', mod.metricsRoutes({ sources: { contentType: 'text/plain; version=0.0.4; charset=utf-8', metrics: () => 'up 1\\n' } }))
+    const res = await app.request('/metrics/exp', {}, { AURIS_METRICS_EXP: 'on' })
+    assert(res.status === 200 && (await res.text()) === 'up 1\\n', 'route')
+    assert((await app.request('/metrics/exp', {}, {})).status === 503, 'disabled')`,
 }
 
 const packages = readdirSync(join(root, 'packages'), { withFileTypes: true })

@@ -74,9 +74,14 @@ function base(tsconfigRootDir) {
  * tests, benchmarks and config files.
  *
  * @param {string} tsconfigRootDir the package directory (`import.meta.dirname`)
+ * @param {{ forbid?: string[] }} [options] packages the sources must not import either (say, `prom-client` in the HTTP layer)
  * @returns {import('eslint').Linter.Config[]}
  */
-export function neutral(tsconfigRootDir) {
+export function neutral(tsconfigRootDir, options = {}) {
+  const forbidden = (options.forbid ?? []).map((name) => ({
+    name,
+    message: `This package must not depend on ${name}: take what you need as an argument (a structural type) instead.`,
+  }))
   return defineConfig(
     base(tsconfigRootDir),
     {
@@ -87,6 +92,7 @@ export function neutral(tsconfigRootDir) {
         'no-restricted-imports': [
           'error',
           {
+            paths: forbidden,
             patterns: [
               {
                 regex: '^node:',

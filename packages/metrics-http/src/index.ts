@@ -1,0 +1,9 @@
+/**
+ * @module
+ * Hono routes that serve Prometheus metrics from any `MetricsSource` (a
+ * prom-client `Registry`, an `@auris/prom-exporter` exporter) on Node, Bun,
+ * Deno and Cloudflare Workers.
+ */
+export { checkAuth, type MetricsAuth } from './auth.js'
+export { METRICS_FLAG, metricsRoutes, readMetricsFlag, type MetricsRoutesOptions } from './routes.js'
+export { MixedFormatsError, PROMETHEUS_CONTENT_TYPE, SourceTimeoutError, collect, isMetricsSource, type MetricsSource } from './source.js'

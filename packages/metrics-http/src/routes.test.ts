@@ -1,0 +1,302 @@
+import { serve, type ServerType } from '@hono/node-server'
+import { StabilityWindows } from '@auris/stability-core'
+import { createStabilityExporter } from '@auris/prom-exporter'
+import { Hono } from 'hono'
+import { Counter, Registry } from 'prom-client'
+import { gunzipSync } from 'node:zlib'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { metricsRoutes, type MetricsRoutesOptions } from './routes.js'
+import type { MetricsSource } from './source.js'
+
+const ON = { AURIS_METRICS_EXP: 'on' }
+const TEXT = 'text/plain; version=0.0.4; charset=utf-8'
+
+function source(text: string, contentType = TEXT): MetricsSource {
+  return { contentType, metrics: () => text }
+}
+
+function mounted(options: MetricsRoutesOptions, path = '/metrics/exp'): Hono {
+  const app = new Hono()
+  app.route(path, metricsRoutes({ onError: () => undefined, ...options }))
+  return app
+}
+
+describe('GET /metrics/exp', () => {
+  it('serves the exposition with the source content type and no-store, with or without the trailing slash', async () => {
+    const app = mounted({ sources: source('# TYPE a gauge\na 1\n') })
+    for (const path of ['/metrics/exp', '/metrics/exp/']) {
+      const res = await app.request(path, {}, ON)
+      expect(res.status).toBe(200)
+      expect(res.headers.get('Content-Type')).toBe(TEXT)
+      expect(res.headers.get('Cache-Control')).toBe('no-store')
+      expect(await res.text()).toBe('# TYPE a gauge\na 1\n')
+    }
+  })
+
+  it('answers HEAD with the headers and no body', async () => {
+    const res = await mounted({ sources: source('a 1\n') }).request('/metrics/exp', { method: 'HEAD' }, ON)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('Content-Type')).toBe(TEXT)
+    expect(await res.text()).toBe('')
+  })
+
+  it('serves a real exporter and a user registry side by side', async () => {
+    const windows = new StabilityWindows()
+    windows.tick('global', 0.4, true)
+    const exporter = createStabilityExporter()
+    exporter.track(windows)
+    const user = new Registry()
+    new Counter({ name: 'app_requests_total', help: 'Requests.', registers: [user] }).inc(2)
+    const res = await mounted({ sources: [exporter, user] }).request('/metrics/exp', {}, ON)
+    const body = await res.text()
+    expect(body).toMatch(/^atlas_degradation_count_total\{window_id="global"\} 1$/m)
+    expect(body).toMatch(/^app_requests_total 2$/m)
+    expect(body.indexOf('atlas_')).toBeLessThan(body.indexOf('app_requests_total'))
+  })
+
+  it('adds the newline a source left out, and joins OpenMetrics sources under one # EOF', async () => {
+    expect(await (await mounted({ sources: [source('a 1'), source('b 2')] }).request('/metrics/exp', {}, ON)).text()).toBe('a 1\nb 2\n')
+    const om = 'application/openmetrics-text; version=1.0.0; charset=utf-8'
+    const res = await mounted({ sources: [source('a 1\n# EOF\n', om), source('b 2\n# EOF\n', om)] }).request('/metrics/exp', {}, ON)
+    expect(res.headers.get('Content-Type')).toBe(om)
+    expect(await res.text()).toBe('a 1\nb 2\n# EOF\n')
+  })
+
+  it('answers 503 with the flag named while metrics are off', async () => {
+    for (const env of [{}, { AURIS_METRICS_EXP: 'off' }, { AURIS_METRICS_EXP: 'yes' }]) {
+      const res = await mounted({ sources: source('a 1\n') }).request('/metrics/exp', {}, env)
+      expect(res.status).toBe(503)
+      expect(await res.json()).toEqual({ detail: 'Metrics disabled (set AURIS_METRICS_EXP=on to enable)' })
+    }
+  })
+
+  it('reads the flag per request, from bindings first, then process.env', async () => {
+    const app = mounted({ sources: source('a 1\n') })
+    const saved = process.env.AURIS_METRICS_EXP
+    try {
+      process.env.AURIS_METRICS_EXP = 'TRUE'
+      expect((await app.request('/metrics/exp')).status).toBe(200)
+      process.env.AURIS_METRICS_EXP = 'off'
+      expect((await app.request('/metrics/exp')).status).toBe(503)
+      expect((await app.request('/metrics/exp', {}, { AURIS_METRICS_EXP: '1' })).status).toBe(200)
+    } finally {
+      if (saved === undefined) delete process.env.AURIS_METRICS_EXP
+      else process.env.AURIS_METRICS_EXP = saved
+    }
+  })
+
+  it('takes an explicit enabled switch or predicate', async () => {
+    expect((await mounted({ sources: source('a\n'), enabled: true }).request('/metrics/exp')).status).toBe(200)
+    expect((await mounted({ sources: source('a\n'), enabled: false }).request('/metrics/exp', {}, ON)).status).toBe(503)
+    const app = mounted({ sources: source('a\n'), enabled: (c) => c.req.header('X-Allow') === 'yes' })
+    expect((await app.request('/metrics/exp', { headers: { 'X-Allow': 'yes' } })).status).toBe(200)
+    expect((await app.request('/metrics/exp')).status).toBe(503)
+  })
+
+  it('answers 500 without a stack when a source throws or rejects, and recovers at the next scrape', async () => {
+    let fail: 'throw' | 'reject' | null = 'throw'
+    const onError = vi.fn()
+    const flaky: MetricsSource = {
+      contentType: TEXT,
+      metrics: () => {
+        if (fail === 'throw') throw new Error('boom at /srv/app/secret.js:12')
+        if (fail === 'reject') return Promise.reject(new TypeError('nope'))
+        return 'a 1\n'
+      },
+    }
+    const app = mounted({ sources: flaky, onError })
+    for (const mode of ['throw', 'reject'] as const) {
+      fail = mode
+      const res = await app.request('/metrics/exp', {}, ON)
+      expect(res.status).toBe(500)
+      const text = await res.text()
+      expect(text).toBe('metrics source failed; see the server log\n')
+      expect(text).not.toMatch(/secret|at |\.js/)
+    }
+    expect(onError).toHaveBeenCalledTimes(2)
+    fail = null
+    expect((await app.request('/metrics/exp', {}, ON)).status).toBe(200)
+  })
+
+  it('logs one line to the console by default', async () => {
+    const error = vi.spyOn(console, 'error').mockImplementation(() => undefined)
+    const app = new Hono()
+    app.route('/m', metricsRoutes({ sources: { contentType: TEXT, metrics: () => Promise.reject(new Error('line one\nline two')) } }))
+    await app.request('/m', {}, ON)
+    await app.request('/m', {}, ON)
+    const app2 = new Hono()
+    app2.route('/m', metricsRoutes({ sources: { contentType: TEXT, metrics: () => Promise.reject(new Error('plain')) } }))
+    await app2.request('/m', {}, ON)
+    expect(error.mock.calls.map((c) => c[0])).toEqual([
+      '[auris] metrics scrape failed: Error: line one',
+      '[auris] metrics scrape failed: Error: line one',
+      '[auris] metrics scrape failed: Error: plain',
+    ])
+    error.mockRestore()
+  })
+
+  it('answers 504 when a source hangs past timeoutMs', async () => {
+    const hang: MetricsSource = { contentType: TEXT, metrics: () => new Promise<string>(() => undefined) }
+    const started = Date.now()
+    const res = await mounted({ sources: hang, timeoutMs: 50 }).request('/metrics/exp', {}, ON)
+    expect(res.status).toBe(504)
+    expect(await res.text()).toBe('metrics source did not answer within 50 ms\n')
+    expect(Date.now() - started).toBeLessThan(2000)
+  })
+
+  it('answers 500 when sources mix formats', async () => {
+    const res = await mounted({ sources: [source('a\n'), source('b\n# EOF\n', 'application/openmetrics-text; version=1.0.0; charset=utf-8')] }).request('/metrics/exp', {}, ON)
+    expect(res.status).toBe(500)
+    expect(await res.text()).toMatch(/different formats/)
+  })
+})
+
+describe('compression', () => {
+  it('gzips a large body when the scraper asks, and not a small one', async () => {
+    const big = 'x_metric{window_id="w"} 1\n'.repeat(200)
+    const app = mounted({ sources: source(big) })
+    const res = await app.request('/metrics/exp', { headers: { 'Accept-Encoding': 'gzip' } }, ON)
+    expect(res.headers.get('Content-Encoding')).toBe('gzip')
+    expect(gunzipSync(Buffer.from(await res.arrayBuffer())).toString()).toBe(big)
+    const small = await mounted({ sources: source('a 1\n') }).request('/metrics/exp', { headers: { 'Accept-Encoding': 'gzip' } }, ON)
+    expect(small.headers.get('Content-Encoding')).toBeNull()
+    const plain = await app.request('/metrics/exp', {}, ON)
+    expect(plain.headers.get('Content-Encoding')).toBeNull()
+    const off = await mounted({ sources: source(big), compressThreshold: false }).request('/metrics/exp', { headers: { 'Accept-Encoding': 'gzip' } }, ON)
+    expect(off.headers.get('Content-Encoding')).toBeNull()
+  })
+})
+
+describe('GET /metrics/exp/health', () => {
+  it('reports the flag and where the routes are mounted', async () => {
+    const res = await mounted({ sources: source('a\n') }).request('/metrics/exp/health', {}, { AURIS_METRICS_EXP: 'On' })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ status: 'enabled', feature_flag: 'AURIS_METRICS_EXP', flag_value: 'On', endpoint: '/metrics/exp' })
+    const other = await mounted({ sources: source('a\n') }, '/ops/metrics').request('/ops/metrics/health', {}, ON)
+    expect(await other.json()).toMatchObject({ endpoint: '/ops/metrics' })
+  })
+
+  it('reports disabled with a null endpoint', async () => {
+    const res = await mounted({ sources: source('a\n') }).request('/metrics/exp/health', {}, { AURIS_METRICS_EXP: 'off' })
+    expect(await res.json()).toEqual({ status: 'disabled', feature_flag: 'AURIS_METRICS_EXP', flag_value: 'off', endpoint: null })
+    const unset = await mounted({ sources: source('a\n') }).request('/metrics/exp/health', {}, {})
+    expect(await unset.json()).toMatchObject({ flag_value: null })
+  })
+
+  it('reports the root when served unmounted', async () => {
+    const res = await metricsRoutes({ sources: source('a\n'), enabled: true }).request('/health')
+    expect(await res.json()).toMatchObject({ endpoint: '/' })
+  })
+})
+
+describe('auth', () => {
+  const bearer = mounted({ sources: source('secret_metric 1\n'), auth: { bearerToken: 's3cret-token' } })
+  const basic = mounted({ sources: source('secret_metric 1\n'), auth: { username: 'prom', password: 'pä55' } })
+  const basicHeader = (user: string, pass: string): string => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`
+
+  it('accepts the right bearer token', async () => {
+    const res = await bearer.request('/metrics/exp', { headers: { Authorization: 'Bearer s3cret-token' } }, ON)
+    expect(res.status).toBe(200)
+  })
+
+  it.each([
+    ['no header', undefined],
+    ['an empty header', ''],
+    ['a wrong token', 'Bearer wrong'],
+    ['a prefix of the token', 'Bearer s3cret'],
+    ['another scheme', 'Basic czNjcmV0LXRva2Vu'],
+    ['an over-long token', `Bearer ${'a'.repeat(10_000)}`],
+    ['a malformed header', 'Bearer '],
+  ])('refuses %s with 401, a challenge and no metrics', async (_label, header) => {
+    const res = await bearer.request('/metrics/exp', header === undefined ? {} : { headers: { Authorization: header } }, ON)
+    expect(res.status).toBe(401)
+    expect(res.headers.get('WWW-Authenticate')).toBe('Bearer realm="metrics"')
+    expect(await res.text()).not.toMatch(/secret_metric/)
+  })
+
+  it('accepts the right basic credentials, unicode included', async () => {
+    const res = await basic.request('/metrics/exp', { headers: { Authorization: basicHeader('prom', 'pä55') } }, ON)
+    expect(res.status).toBe(200)
+  })
+
+  it.each([
+    ['no header', undefined],
+    ['a wrong password', basicHeader('prom', 'nope')],
+    ['a wrong user', basicHeader('other', 'pä55')],
+    ['no colon', `Basic ${Buffer.from('prompä55').toString('base64')}`],
+    ['broken base64', 'Basic %%%'],
+    ['invalid UTF-8', `Basic ${Buffer.from([0x70, 0x3a, 0xff]).toString('base64')}`],
+    ['a bearer token', 'Bearer pä55'],
+  ])('refuses basic auth with %s', async (_label, header) => {
+    const res = await basic.request('/metrics/exp', header === undefined ? {} : { headers: { Authorization: header } }, ON)
+    expect(res.status).toBe(401)
+    expect(res.headers.get('WWW-Authenticate')).toBe('Basic realm="metrics", charset="UTF-8"')
+  })
+
+  it('guards /health too, unless publicHealth', async () => {
+    expect((await bearer.request('/metrics/exp/health', {}, ON)).status).toBe(401)
+    const open = mounted({ sources: source('a\n'), auth: { bearerToken: 't' }, publicHealth: true })
+    expect((await open.request('/metrics/exp/health', {}, ON)).status).toBe(200)
+    expect((await open.request('/metrics/exp', {}, ON)).status).toBe(401)
+  })
+
+  it('refuses before saying whether metrics are on', async () => {
+    expect((await bearer.request('/metrics/exp', {}, {})).status).toBe(401)
+  })
+})
+
+describe('options', () => {
+  it.each([
+    ['no sources', { sources: [] }, /at least one source/],
+    ['a non-source', { sources: [{}] }, /sources\[0\] is not a metrics source/],
+    ['a zero timeout', { sources: source('a'), timeoutMs: 0 }, /"timeoutMs" must be a number in \(0, 600000\]; got 0/],
+    ['a negative threshold', { sources: source('a'), compressThreshold: -1 }, /"compressThreshold" must be an integer >= 0 or false/],
+    ['a bad enabled', { sources: source('a'), enabled: 'yes' }, /"enabled" must be a boolean or a function/],
+    ['an empty token', { sources: source('a'), auth: { bearerToken: '' } }, /"auth.bearerToken" must be a non-empty string/],
+    ['a user with a colon', { sources: source('a'), auth: { username: 'a:b', password: 'x' } }, /"auth.username" must be a non-empty string without ":"/],
+    ['an empty password', { sources: source('a'), auth: { username: 'a', password: '' } }, /"auth.password" must be a non-empty string/],
+    ['auth that is not an object', { sources: source('a'), auth: 'token' }, /"auth" must be/],
+  ])('rejects %s', (_label, options, message) => {
+    expect(() => metricsRoutes(options as unknown as MetricsRoutesOptions)).toThrow(message)
+  })
+
+  it('rejects a missing options object', () => {
+    expect(() => metricsRoutes(undefined as unknown as MetricsRoutesOptions)).toThrow(/options must be an object/)
+  })
+})
+
+describe('a real @hono/node-server', () => {
+  let server: ServerType | undefined
+  afterEach(async () => {
+    await new Promise<void>((resolve) => {
+      if (server === undefined) resolve()
+      else
+        server.close(() => {
+          resolve()
+        })
+    })
+    server = undefined
+  })
+
+  it('serves a scrape over HTTP on an ephemeral port', async () => {
+    const windows = new StabilityWindows()
+    windows.tick('global', 0.9)
+    windows.tick('global', 0.4, true)
+    const exporter = createStabilityExporter()
+    exporter.track(windows)
+    const app = new Hono()
+    app.route('/metrics/exp', metricsRoutes({ sources: exporter, enabled: true }))
+    const port = await new Promise<number>((resolve) => {
+      server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
+        resolve(info.port)
+      })
+    })
+    const res = await fetch(`http://127.0.0.1:${String(port)}/metrics/exp`, { headers: { 'Accept-Encoding': 'gzip' } })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toBe(TEXT)
+    const body = await res.text()
+    expect(body).toMatch(/^atlas_degradation_count_total\{window_id="global"\} 1$/m)
+    const health = await (await fetch(`http://127.0.0.1:${String(port)}/metrics/exp/health`)).json()
+    expect(health).toMatchObject({ status: 'enabled', endpoint: '/metrics/exp' })
+  })
+})

@@ -1,0 +1,169 @@
+import { Hono, type Context } from 'hono'
+import { env } from 'hono/adapter'
+import { compress } from 'hono/compress'
+import { routePath } from 'hono/route'
+import { authMiddleware, checkAuth, type MetricsAuth } from './auth.js'
+import { MixedFormatsError, SourceTimeoutError, collect, isMetricsSource, type MetricsSource } from './source.js'
+
+/** The feature flag the routes read by default. */
+export const METRICS_FLAG = 'AURIS_METRICS_EXP'
+
+/** Options of {@link metricsRoutes}. */
+export interface MetricsRoutesOptions {
+  /** What to serve: one source or several, concatenated in order. A prom-client `Registry` is a source. */
+  sources: MetricsSource | readonly MetricsSource[]
+  /**
+   * Whether metrics are served. Default: `AURIS_METRICS_EXP` (`on`, `true`,
+   * `1`, any case), read per request from the Worker bindings (`c.env`) or
+   * the runtime's environment (`env(c)`: `process.env` on Node and Bun,
+   * `Deno.env` on Deno).
+   */
+  enabled?: boolean | ((c: Context) => boolean)
+  /** Require a bearer token or basic credentials, for routes reachable from outside. */
+  auth?: MetricsAuth
+  /** Serve `/health` without credentials even when `auth` is set. Default false. */
+  publicHealth?: boolean
+  /** Longest a scrape may wait for the sources before a 504, in ms. Default 5000 (Prometheus' own scrape timeout is 10 s). */
+  timeoutMs?: number
+  /** Gzip (or deflate) bodies of at least this many bytes when the scraper accepts it; `false` turns compression off. Default 1024. */
+  compressThreshold?: number | false
+  /** Told about every failed scrape (the response itself says only that the source failed). Default: `console.error`, one line. */
+  onError?: (error: unknown, c: Context) => void
+}
+
+const DISABLED_DETAIL = `Metrics disabled (set ${METRICS_FLAG}=on to enable)`
+const ON = new Set(['on', 'true', '1'])
+
+/** The flag's raw value for this request: Worker bindings first, then the runtime environment. */
+export function readMetricsFlag(c: Context): string | undefined {
+  const bindings = c.env as Record<string, unknown> | undefined
+  const bound = bindings?.[METRICS_FLAG]
+  if (typeof bound === 'string') return bound
+  let runtime: Record<string, unknown> | undefined
+  try {
+    runtime = env(c) as Record<string, unknown> | undefined
+  } catch {
+    // Deno without --allow-env, or a runtime with no environment: the flag is unset.
+    runtime = undefined
+  }
+  const value = runtime?.[METRICS_FLAG]
+  return typeof value === 'string' ? value : undefined
+}
+
+function flagOn(value: string | undefined): boolean {
+  return value !== undefined && ON.has(value.trim().toLowerCase())
+}
+
+const encoder = new TextEncoder()
+
+function utf8Length(text: string): number {
+  return encoder.encode(text).length
+}
+
+function defaultOnError(error: unknown): void {
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+  console.error(`[auris] metrics scrape failed: ${message.split('\n')[0] ?? ''}`)
+}
+
+/**
+ * Hono routes that serve Prometheus metrics and a health report. Mount them
+ * where the scraper looks:
+ *
+ * - `GET`/`HEAD` on the mount path (with or without a trailing slash): 200
+ *   with the sources' exposition, the sources' `Content-Type` and
+ *   `Cache-Control: no-store`; 503 with a JSON `detail` when metrics are off;
+ *   500 (a source failed) or 504 (a source took longer than `timeoutMs`)
+ *   with a one-line message and no stack; the next scrape works again.
+ * - `GET /health`: `{ status, feature_flag, flag_value, endpoint }`.
+ *
+ * Runs wherever Hono runs (Node, Bun, Deno, Cloudflare Workers): no
+ * `node:` import, no prom-client import.
+ *
+ * @throws {RangeError} when an option is invalid.
+ * @example
+ * ```ts
+ * const app = new Hono()
+ * app.route('/metrics/exp', metricsRoutes({ sources: exporter }))
+ * ```
+ */
+export function metricsRoutes(options: MetricsRoutesOptions): Hono {
+  const raw: unknown = options
+  if (typeof raw !== 'object' || raw === null) throw new RangeError('metricsRoutes: options must be an object with "sources"')
+  const sources = Array.isArray(options.sources) ? [...(options.sources as readonly MetricsSource[])] : [options.sources as MetricsSource]
+  if (sources.length === 0) throw new RangeError('metricsRoutes: option "sources" must hold at least one source')
+  for (const [i, source] of sources.entries()) {
+    if (!isMetricsSource(source)) throw new RangeError(`metricsRoutes: sources[${String(i)}] is not a metrics source (it needs a string "contentType" and a "metrics()" method)`)
+  }
+  const timeoutMs = options.timeoutMs ?? 5000
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || timeoutMs > 600_000) {
+    throw new RangeError(`metricsRoutes: option "timeoutMs" must be a number in (0, 600000]; got ${String(timeoutMs)}`)
+  }
+  const threshold = options.compressThreshold ?? 1024
+  if (threshold !== false && (typeof threshold !== 'number' || !Number.isInteger(threshold) || threshold < 0)) {
+    throw new RangeError(`metricsRoutes: option "compressThreshold" must be an integer >= 0 or false; got ${String(threshold)}`)
+  }
+  const enabledOption = options.enabled
+  if (enabledOption !== undefined && typeof enabledOption !== 'boolean' && typeof enabledOption !== 'function') {
+    throw new RangeError('metricsRoutes: option "enabled" must be a boolean or a function of the request context')
+  }
+  const auth = options.auth === undefined ? undefined : checkAuth(options.auth)
+  const onError = options.onError ?? defaultOnError
+
+  const isEnabled = (c: Context): boolean => {
+    if (typeof enabledOption === 'boolean') return enabledOption
+    if (typeof enabledOption === 'function') return enabledOption(c)
+    return flagOn(readMetricsFlag(c))
+  }
+
+  const app = new Hono()
+  if (auth !== undefined) {
+    const guard = authMiddleware(auth)
+    app.use('*', async (c: Context, next) => {
+      if (options.publicHealth === true && c.req.path.endsWith('/health')) {
+        await next()
+        return undefined
+      }
+      return guard(c, next)
+    })
+  }
+  if (threshold !== false) app.use('*', compress({ threshold }))
+
+  const serve = async (c: Context): Promise<Response> => {
+    c.header('Cache-Control', 'no-store')
+    if (!isEnabled(c)) return c.json({ detail: DISABLED_DETAIL }, 503)
+    try {
+      const { contentType, body } = await collect(sources, timeoutMs)
+      const headers: Record<string, string> = { 'Content-Type': contentType }
+      // A short body gets its length, which is what tells the compress middleware to leave it alone;
+      // a long one skips measuring (it would mean encoding megabytes twice).
+      if (threshold !== false && body.length < threshold) headers['Content-Length'] = String(utf8Length(body))
+      return c.body(body, 200, headers)
+    } catch (error) {
+      onError(error, c)
+      if (error instanceof SourceTimeoutError) return c.text(`${error.message}\n`, 504)
+      if (error instanceof MixedFormatsError) return c.text(`${error.message}\n`, 500)
+      return c.text('metrics source failed; see the server log\n', 500)
+    }
+  }
+  // The mount path with a trailing slash (`/metrics/exp/`): mounting merges `/` into the bare path,
+  // so it is matched here, through the sub-app's catch-all middleware.
+  app.use('*', async (c: Context, next) => {
+    const mount = routePath(c).replace(/\/?\*$/, '')
+    if ((c.req.method === 'GET' || c.req.method === 'HEAD') && mount !== '' && c.req.path === `${mount}/`) return serve(c)
+    await next()
+    return undefined
+  })
+  app.get('/', serve)
+  app.get('/health', (c) => {
+    c.header('Cache-Control', 'no-store')
+    const enabled = isEnabled(c)
+    const path = c.req.path.replace(/\/health$/, '')
+    return c.json({
+      status: enabled ? 'enabled' : 'disabled',
+      feature_flag: METRICS_FLAG,
+      flag_value: readMetricsFlag(c) ?? null,
+      endpoint: enabled ? (path === '' ? '/' : path) : null,
+    })
+  })
+  return app
+}

@@ -1,0 +1,4 @@
+import { packageConfig } from '@auris/vitest-config'
+
+// index.ts only re-exports; the index test checks the public names.
+export default packageConfig({ coverage: 90, coverageExclude: ['src/index.ts'] })
