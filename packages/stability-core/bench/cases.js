@@ -29,6 +29,8 @@ const windowOf = new Uint16Array(1 << 16)
 for (let i = 0; i < windowOf.length; i++) windowOf[i] = Math.floor(random() * WINDOWS)
 const ids = Array.from({ length: WINDOWS }, (_, i) => `w${String(i)}`)
 let cursor = 0
+/** Samples seen per window, so each window's own scores drift slowly (a window sampled 1,000 ticks apart would otherwise see big jumps, i.e. degradations). */
+const perWindow = new Uint32Array(WINDOWS)
 
 /**
  * Each case has its own loop: a shared driver taking a callback would make
@@ -83,7 +85,8 @@ export const CASES = {
       return () => {
         for (let i = 0; i < TICKS; i++) {
           const n = cursor++
-          windows.tick(ids[windowOf[n & 0xffff]], scores[n & (SCORES - 1)], (n & 1023) === 1023)
+          const k = windowOf[n & 0xffff]
+          windows.tick(ids[k], scores[perWindow[k]++ & (SCORES - 1)], (n & 1023) === 1023)
         }
       }
     },
@@ -96,7 +99,8 @@ export const CASES = {
       return () => {
         for (let i = 0; i < TICKS; i++) {
           const n = cursor++
-          windows.tick(ids[windowOf[n & 0xffff]], scores[n & (SCORES - 1)], (n & 1023) === 1023)
+          const k = windowOf[n & 0xffff]
+          windows.tick(ids[k], scores[perWindow[k]++ & (SCORES - 1)], (n & 1023) === 1023)
         }
       }
     },
@@ -109,7 +113,8 @@ export const CASES = {
       return () => {
         for (let i = 0; i < TICKS; i++) {
           const n = cursor++
-          handles[windowOf[n & 0xffff]].tick(scores[n & (SCORES - 1)], (n & 1023) === 1023)
+          const k = windowOf[n & 0xffff]
+          handles[k].tick(scores[perWindow[k]++ & (SCORES - 1)], (n & 1023) === 1023)
         }
       }
     },

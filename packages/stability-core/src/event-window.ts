@@ -16,6 +16,12 @@ const EMPTY = new Float64Array(0)
  * (its events are counted as if they happened a little later), so the count
  * can only overstate, never understate, and only for events at the window's
  * trailing edge. {@link EventWindow.merged} says how many entries were merged.
+ *
+ * Layout: entry `i` is `buf[2 * i]` (time) and `buf[2 * i + 1]` (count), one
+ * array rather than two, so recording touches one cache line at the tail
+ * and expiring one at the head: in a registry of many windows these lines
+ * are rarely cached. Ring positions wrap by a compare instead of `%` (an
+ * integer division).
  */
 export class EventWindow {
   /** Window length in ms. An event exactly `windowMs` old still counts. */
@@ -23,8 +29,9 @@ export class EventWindow {
   /** Maximum number of distinct instants kept (at least 2). */
   readonly capacity: number
 
-  private times: Float64Array = EMPTY
-  private counts: Float64Array = EMPTY
+  private buf: Float64Array = EMPTY
+  /** Entries allocated: `buf.length / 2`. */
+  private size = 0
   private head = 0
   private length = 0
   private total = 0
@@ -48,7 +55,7 @@ export class EventWindow {
 
   /** Slots allocated (grows by doubling up to `capacity`). */
   get allocated(): number {
-    return this.times.length
+    return this.size
   }
 
   /**
@@ -61,17 +68,17 @@ export class EventWindow {
     this.expire(t)
     this.total += count
     if (this.length > 0 && t === this.newest) {
-      const last = (this.head + this.length - 1) % this.times.length
-      this.counts[last] = (this.counts[last] as number) + count
+      const last = this.slot(this.length - 1)
+      this.buf[2 * last + 1] = (this.buf[2 * last + 1] as number) + count
       return
     }
-    if (this.length === this.times.length) {
-      if (this.times.length < this.capacity) this.grow()
+    if (this.length === this.size) {
+      if (this.size < this.capacity) this.grow()
       else this.mergeOldest()
     }
-    const slot = (this.head + this.length) % this.times.length
-    this.times[slot] = t
-    this.counts[slot] = count
+    const slot = this.slot(this.length)
+    this.buf[2 * slot] = t
+    this.buf[2 * slot + 1] = count
     this.length++
     this.newest = t
   }
@@ -84,8 +91,8 @@ export class EventWindow {
 
   /** Drops every event. */
   clear(): void {
-    this.times = EMPTY
-    this.counts = EMPTY
+    this.buf = EMPTY
+    this.size = 0
     this.head = 0
     this.length = 0
     this.total = 0
@@ -102,8 +109,8 @@ export class EventWindow {
     this.count(now)
     const out: [number, number][] = []
     for (let i = 0; i < this.length; i++) {
-      const slot = (this.head + i) % this.times.length
-      out.push([now - (this.times[slot] as number), this.counts[slot] as number])
+      const slot = this.slot(i)
+      out.push([now - (this.buf[2 * slot] as number), this.buf[2 * slot + 1] as number])
     }
     return out
   }
@@ -114,12 +121,18 @@ export class EventWindow {
     for (const [age, count] of entries) this.record(now - age, count)
   }
 
+  /** Ring position of the `i`-th entry from the head (`0 <= i < size`). */
+  private slot(i: number): number {
+    const slot = this.head + i
+    return slot < this.size ? slot : slot - this.size
+  }
+
   private expire(now: number): void {
     const oldest = now - this.windowMs
-    const times = this.times
-    while (this.length > 0 && (times[this.head] as number) < oldest) {
-      this.total -= this.counts[this.head] as number
-      this.head = (this.head + 1) % times.length
+    const buf = this.buf
+    while (this.length > 0 && (buf[2 * this.head] as number) < oldest) {
+      this.total -= buf[2 * this.head + 1] as number
+      this.head = this.slot(1)
       this.length--
     }
     // Re-zero so float drift from long add/subtract runs cannot accumulate.
@@ -127,22 +140,21 @@ export class EventWindow {
   }
 
   private grow(): void {
-    const size = Math.min(Math.max(8, this.times.length * 2), this.capacity)
-    const times = new Float64Array(size)
-    const counts = new Float64Array(size)
+    const size = Math.min(Math.max(8, this.size * 2), this.capacity)
+    const buf = new Float64Array(2 * size)
     for (let i = 0; i < this.length; i++) {
-      const slot = (this.head + i) % this.times.length
-      times[i] = this.times[slot] as number
-      counts[i] = this.counts[slot] as number
+      const slot = this.slot(i)
+      buf[2 * i] = this.buf[2 * slot] as number
+      buf[2 * i + 1] = this.buf[2 * slot + 1] as number
     }
-    this.times = times
-    this.counts = counts
+    this.buf = buf
+    this.size = size
     this.head = 0
   }
 
   private mergeOldest(): void {
-    const next = (this.head + 1) % this.times.length
-    this.counts[next] = (this.counts[next] as number) + (this.counts[this.head] as number)
+    const next = this.slot(1)
+    this.buf[2 * next + 1] = (this.buf[2 * next + 1] as number) + (this.buf[2 * this.head + 1] as number)
     this.head = next
     this.length--
     this.mergedEntries++

@@ -12,6 +12,7 @@ import {
   H_OSC,
   HYSTERESIS_SLOTS,
   stepHysteresis,
+  OSCILLATED,
   initHysteresis,
   modeName,
   modeIndex,
@@ -239,14 +240,18 @@ export class Hysteresis {
    * `strict`).
    */
   update(desired: FabMode, tick: number): FabMode {
+    const s = this.s
+    const o = this.o
     const index = modeIndex(desired)
-    if (index < 0 || typeof tick !== 'number' || !(tick >= lastTickOf(this.s, this.o) && tick - tick === 0)) {
+    if (index < 0 || typeof tick !== 'number' || !(tick >= lastTickOf(s, o) && tick - tick === 0)) {
       this.rejectUpdate(desired, tick)
     } else {
-      const result = stepHysteresis(this.s, this.o, this.p, index, tick)
-      if (result !== 0) this.recordSwitch(result === 2)
+      // The step reads the tick from the filter's last-tick slot (4).
+      s[o + 4] = tick
+      const result = stepHysteresis(s, o, this.p, index)
+      if (result !== 0) this.recordSwitch(result === OSCILLATED)
     }
-    return modeName(effectiveIndex(this.s, this.o))
+    return modeName(effectiveIndex(s, o))
   }
 
   /**

@@ -7,6 +7,16 @@
  * what keeps a tick on a random window of a large registry cheap.
  *
  * The step functions assume valid input; the classes validate first.
+ *
+ * Inlining. A tick is only cheap when TurboFan inlines the whole chain
+ * (class method, step functions) into the caller: an out-of-line call costs
+ * the call and, for a double argument such as the score, a heap-allocated
+ * box. TurboFan inlines by bytecode size against a cumulative budget per
+ * optimised function (920 bytes in V8 11, each candidate counted at 1.2 times
+ * its size, plus what it had already inlined if it was optimised on its own),
+ * so the hot functions here stay small: each rare branch (an event, a mode
+ * switch) is a separate function taking no double argument, and the filter
+ * step reads its tick from the state, where the caller stores it anyway.
  */
 
 /*
@@ -39,9 +49,6 @@ export const H_OSC = 6
 export const HYSTERESIS_SLOTS = 7
 export const BLOCK_HYSTERESIS = 8
 export const BLOCK_STRIDE = 16
-
-/** Smallest positive normal double. */
-const MIN_NORMAL = 2.2250738585072014e-308
 
 /** Constants a tracker step needs, shared by every tracker with the same config. */
 export interface TrackerParams {
@@ -111,29 +118,36 @@ export function stepTracker(s: Float64Array, o: number, p: TrackerParams, score:
   const event = degraded || (s[o + 4] as number) - score >= p.threshold
   s[o + 4] = score
   s[o + 5] = (s[o + 5] as number) + 1
-  let cooldown = s[o + 2] as number
-  if (cooldown > 0) cooldown--
-  let stable: number
-  if (event) {
-    stable = 0
-    const count = (s[o + 1] as number) + 1
-    s[o + 1] = count
-    s[o + 6] = (s[o + 6] as number) + 1
-    cooldown = cooldownFor(p, count)
-  } else {
-    stable = s[o] as number
-    if (cooldown === 0) stable++
+  // An event starts a cool-down, so its instantaneous score is 0.
+  let instant = 0
+  if (event) startCooldown(s, o, p)
+  else {
+    // The cool-down is a whole number >= 0: it ends on the tick it reaches 0, which already counts as stable.
+    let cooldown = s[o + 2] as number
+    if (cooldown > 0) s[o + 2] = --cooldown
+    if (cooldown === 0) {
+      const stable = (s[o] as number) + 1
+      s[o] = stable
+      instant = stable >= p.minStableTicks ? 1 : stable / p.minStableTicks
+    }
   }
-  s[o] = stable
-  s[o + 2] = cooldown
-  const instant = cooldown > 0 ? 0 : stable >= p.minStableTicks ? 1 : stable / p.minStableTicks
   const ema = p.decay * (s[o + 3] as number) + p.oneMinusDecay * instant
-  // Flush subnormals: an EMA decaying through a long cool-down otherwise
-  // settles on a subnormal that stays put (0.95 * 4e-323 rounds back to it),
-  // and subnormal arithmetic costs ~100 cycles per operation on x86. The
-  // change is below 2.3e-308, far inside the conformance tolerance.
-  s[o + 3] = ema < MIN_NORMAL ? 0 : ema
+  // Flush subnormals (below the smallest normal double, 2.2250738585072014e-308):
+  // an EMA decaying through a long cool-down otherwise settles on a
+  // subnormal that stays put (0.95 * 4e-323 rounds back to it), and
+  // subnormal arithmetic costs ~100 cycles per operation on x86. The change
+  // is far inside the conformance tolerance.
+  s[o + 3] = ema < 2.2250738585072014e-308 ? 0 : ema
   return event
+}
+
+/** The rare half of {@link stepTracker}: a degradation resets the stable run and starts a cool-down. */
+function startCooldown(s: Float64Array, o: number, p: TrackerParams): void {
+  const count = (s[o + 1] as number) + 1
+  s[o] = 0
+  s[o + 1] = count
+  s[o + 2] = cooldownFor(p, count)
+  s[o + 6] = (s[o + 6] as number) + 1
 }
 
 /** Instantaneous score of the tracker state at `o`. */
@@ -162,20 +176,24 @@ export function initHysteresis(s: Float64Array, o: number, initialMode: number):
   s[o + 6] = 0
 }
 
-/** Results of {@link stepHysteresis}. */
+/**
+ * Results of {@link stepHysteresis}: the {@link WINDOW_SWITCH} and
+ * {@link WINDOW_OSCILLATION} bits of {@link stepWindow}'s result, so a
+ * registry passes them on as they are.
+ */
 export const NO_SWITCH = 0
-export const SWITCHED = 1
+export const SWITCHED = 2
 /** A switch within `oscWindow` ticks of the previous one. */
-export const OSCILLATED = 2
+export const OSCILLATED = 6
 
 /**
- * One filter update with a valid mode index and a finite tick not below the
- * last one. Returns {@link 0}, {@link 1}, or
- * {@link 2} (a switch within `oscWindow` of the previous one), so
- * the caller can time switches.
+ * One filter update with a valid mode index. The caller first stores the
+ * tick (finite, not below the last one) at slot 4, the filter's last tick:
+ * passing it through the state keeps a double argument off the call.
+ * Returns 0, 2 (a switch) or 6 (a switch within `oscWindow` of the previous
+ * one), so the caller can time switches.
  */
-export function stepHysteresis(s: Float64Array, o: number, p: HysteresisParams, desired: number, tick: number): number {
-  s[o + 4] = tick
+export function stepHysteresis(s: Float64Array, o: number, p: HysteresisParams, desired: number): number {
   s[o + 1] = desired
   if (desired === s[o]) {
     s[o + 2] = 0
@@ -183,10 +201,16 @@ export function stepHysteresis(s: Float64Array, o: number, p: HysteresisParams, 
   }
   const dwell = (s[o + 2] as number) + 1
   s[o + 2] = dwell
+  return dwell < p.dwellTicks ? 0 : trySwitch(s, o, p)
+}
+
+/** The rare half of {@link stepHysteresis}: the desired mode has dwelt long enough; switch unless rate-limited. */
+function trySwitch(s: Float64Array, o: number, p: HysteresisParams): number {
+  const tick = s[o + 4] as number
   const switches = s[o + 5] as number
   const previous = s[o + 3] as number
-  if (dwell < p.dwellTicks || (switches > 0 && tick - previous < p.rateLimitTicks)) return 0
-  s[o] = desired
+  if (switches > 0 && tick - previous < p.rateLimitTicks) return 0
+  s[o] = s[o + 1] as number
   s[o + 2] = 0
   s[o + 3] = tick
   s[o + 5] = switches + 1
@@ -194,9 +218,9 @@ export function stepHysteresis(s: Float64Array, o: number, p: HysteresisParams, 
   // "at least two switches within oscWindow" reduces to checking it.
   if (p.detectOscillations && switches > 0 && tick - previous <= p.oscWindow) {
     s[o + 6] = (s[o + 6] as number) + 1
-    return 2
+    return 6
   }
-  return 1
+  return 2
 }
 
 /** Mode name for a mode index; a ternary of literals, so nothing is loaded. */
@@ -234,18 +258,13 @@ export const WINDOW_FILTER_BEHIND = 8
  * a switch.
  */
 export function stepWindow(s: Float64Array, o: number, tp: TrackerParams, hp: HysteresisParams | null, score: number, degraded: boolean): number {
-  let result = stepTracker(s, o, tp, score, degraded) ? 1 : 0
-  if (hp !== null) {
-    const h = o + 8
-    const tick = s[o + 5] as number
-    if (tick >= (s[h + 4] as number)) {
-      const ema = s[o + 3] as number
-      // The numeric twin of modeForEma: 2 = FAB2 at >= 0.8, 1 = FAB1 at >= 0.5.
-      const step = stepHysteresis(s, h, hp, ema >= 0.8 ? 2 : ema >= 0.5 ? 1 : 0, tick)
-      if (step !== 0) result |= step === 2 ? 6 : 2
-    } else {
-      result |= 8
-    }
-  }
-  return result
+  const result = stepTracker(s, o, tp, score, degraded) ? 1 : 0
+  if (hp === null) return result
+  const tick = s[o + 5] as number
+  // The filter (at o + 8) was driven by hand past the tracker's tick: leave it alone.
+  if (!(tick >= (s[o + 12] as number))) return result | 8
+  s[o + 12] = tick
+  const ema = s[o + 3] as number
+  // The numeric twin of modeForEma: 2 = FAB2 at >= 0.8, 1 = FAB1 at >= 0.5.
+  return result | stepHysteresis(s, o + 8, hp, ema >= 0.8 ? 2 : ema >= 0.5 ? 1 : 0)
 }

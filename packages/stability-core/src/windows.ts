@@ -1,4 +1,5 @@
 import { monotonicClock, type Clock } from './clock.js'
+import type { EventWindow } from './event-window.js'
 import {
   Hysteresis,
   hysteresisSetup,
@@ -117,6 +118,9 @@ class Slot implements StabilityWindow {
     private readonly state: Float64Array,
     private readonly offset: number,
     private readonly stepper: Stepper,
+    /** The tracker's event window and clock: `tracker.recordEvent()` without going through the tracker. */
+    private readonly events: EventWindow,
+    private readonly clock: Clock,
   ) {}
 
   tick(score: number, degraded = false): boolean {
@@ -132,7 +136,7 @@ class Slot implements StabilityWindow {
 
   /** The rare outcomes of a step: time an event or a switch, count a refused filter update. */
   afterStep(result: number): void {
-    if ((result & WINDOW_EVENT) !== 0) this.tracker.recordEvent()
+    if ((result & WINDOW_EVENT) !== 0) this.events.record(this.clock())
     const filter = this.hysteresis
     if (filter === null) return
     if ((result & WINDOW_SWITCH) !== 0) filter.recordSwitch((result & WINDOW_OSCILLATION) !== 0)
@@ -275,15 +279,9 @@ export class StabilityWindows implements Iterable<StabilityWindow>, Stepper {
   tick(id: string, score: number, degraded = false): boolean {
     const k = this.byId.get(id) ?? this.create(id)
     if (k < 0) return false
-    // 64 blocks of 16 doubles per chunk (literals: see state.ts on module constants in hot code).
-    const s = this.chunks[k >> 6] as Float64Array
-    const o = (k & 63) << 4
-    if (typeof score !== 'number' || !(score >= 0 && score <= 1) || typeof degraded !== 'boolean') {
-      score = (this.byIndex[k] as Slot).tracker.sanitize(score, degraded)
-      if (score !== score) return true
-    }
-    // The same step as Slot.tick, written out here so the id path costs one call.
-    const result = stepWindow(s, o, this.tp, this.hp, score, degraded)
+    if (typeof score !== 'number' || !(score >= 0 && score <= 1) || typeof degraded !== 'boolean') return (this.byIndex[k] as Slot).tick(score, degraded)
+    // The same step as Slot.tick, written out so the id path skips the slot; 64 blocks of 16 doubles per chunk.
+    const result = stepWindow(this.chunks[k >> 6] as Float64Array, (k & 63) << 4, this.tp, this.hp, score, degraded)
     if (result !== 0) (this.byIndex[k] as Slot).afterStep(result)
     return true
   }
@@ -455,9 +453,10 @@ export class StabilityWindows implements Iterable<StabilityWindow>, Stepper {
     const state = this.chunks[chunk] as Float64Array
     const offset = (k & CHUNK_MASK) * BLOCK_STRIDE
     state.fill(0, offset, offset + BLOCK_STRIDE)
+    const tracker = new StabilityTracker(undefined, { setup: this.trackers, state, offset })
     const slot = new Slot(
       id,
-      new StabilityTracker(undefined, { setup: this.trackers, state, offset }),
+      tracker,
       this.filters === null ? null : new Hysteresis(undefined, { setup: this.filters, state, offset: offset + BLOCK_HYSTERESIS }),
       k,
       this.live.length,
@@ -465,6 +464,8 @@ export class StabilityWindows implements Iterable<StabilityWindow>, Stepper {
       state,
       offset,
       this,
+      tracker.eventWindow,
+      this.trackers.clock,
     )
     this.live.push(slot)
     this.byIndex[k] = slot
