@@ -31,18 +31,9 @@ export class ByteWriter {
 
   /** Appends raw bytes. */
   bytes(b: Uint8Array): void {
-    const n = b.length
-    this.reserve(n)
-    if (n > 64) {
-      this.buf.set(b, this.len)
-      this.len += n
-      return
-    }
-    // A plain loop: TypedArray#set costs more than the copy for the short pieces (names, labels) a sample line is made of.
-    const buf = this.buf
-    let at = this.len
-    for (let i = 0; i < n; i++) buf[at++] = b[i] as number
-    this.len = at
+    this.reserve(b.length)
+    this.buf.set(b, this.len)
+    this.len += b.length
   }
 
   /** Appends one ASCII byte. */
