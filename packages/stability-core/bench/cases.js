@@ -133,6 +133,10 @@ export const CASES = {
       }
     },
   },
+  'clock-read': {
+    perTick: false,
+    setup: () => () => do_not_optimize(performance.now()),
+  },
   'baseline-getMetrics': {
     perTick: false,
     setup: () => {
