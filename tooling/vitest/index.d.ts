@@ -7,7 +7,7 @@ export interface PackageTestOptions {
   include?: string[]
   /** Source globs left out of coverage (entry points that only re-export, CLIs tested as processes). */
   coverageExclude?: string[]
-  /** Per-test timeout in ms. Default 10 000. */
+  /** Per-test timeout in ms. Default 30 000: CI runs every package at once on two cores. */
   testTimeout?: number
 }
 

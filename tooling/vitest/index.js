@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config'
  * @returns {import('vitest/config').ViteUserConfig}
  */
 export function packageConfig(options = {}) {
-  const { coverage = 90, include = ['src/**/*.test.ts'], testTimeout = 10_000 } = options
+  const { coverage = 90, include = ['src/**/*.test.ts'], testTimeout = 30_000 } = options
   return defineConfig({
     test: {
       include,

@@ -250,7 +250,7 @@ describe('registries', () => {
     const { register } = await import('prom-client')
     const exporter = createStabilityExporter()
     expect(exporter.registry).toBeInstanceOf(Registry)
-    expect(exporter.registry).not.toBe(register)
+    expect(exporter.registry === register).toBe(false)
     expect(register.getSingleMetric('atlas_stability_score')).toBeUndefined()
     expect(exporter.contentType).toBe('text/plain; version=0.0.4; charset=utf-8')
   })
