@@ -1,37 +1,102 @@
 #!/usr/bin/env node
-import { checkScenario, runScenario } from './simulation.js'
-import { formatChecks, formatMetrics, formatTable } from './format.js'
+import { HELP, UsageError, parseCommand, type RunOptions, type ServeOptions } from './args.js'
+import { formatChecks, formatHysteresis, formatMetrics, formatTable } from './format.js'
+import { startProbeServer } from './serve.js'
+import { checkHysteresis, checkScenario, probeEnv, runHysteresisProbe, runScenario } from './simulation.js'
+import { sampleLines, windowLines } from './snapshot.js'
 
-const HELP = `Usage: auris-probe [--json] [--help]
-
-Drives a simulated FAB core through the stability tracker (the reference
-scenario: score 0.9, degradations at ticks 20, 50 and 80, recovery +0.05 per
-tick, 100 ticks, emaDecay 0.95, minStableTicks 30), prints the table and the
-final state, and checks it. Exit status 0 when every check holds, 1 otherwise.
-
-  --json   print the result as JSON instead of the table
-  --help   show this help
-`
-
-const args = process.argv.slice(2).filter((a) => a !== '--')
-if (args.includes('--help') || args.includes('-h')) {
-  process.stdout.write(HELP)
-  process.exit(0)
-}
-const unknown = args.filter((a) => a !== '--json')
-if (unknown.length > 0) {
-  process.stderr.write(`auris-probe: unknown argument ${unknown.join(' ')}\n\n${HELP}`)
-  process.exit(2)
+/** The probe switches its flags on for itself, as the reference probe does (metrics as asked). */
+function setFlags(metrics: boolean): void {
+  Object.assign(process.env, probeEnv(metrics))
 }
 
-const result = runScenario()
-const checks = checkScenario(result)
-const failed = checks.filter((c) => !c.ok)
-if (args.includes('--json')) {
-  process.stdout.write(`${JSON.stringify({ final: result.final, checks, ok: failed.length === 0 }, null, 2)}\n`)
-} else {
-  process.stdout.write(`Stability probe: simulated FAB core -> StabilityTracker\n\n${formatTable(result.rows)}\n\n`)
-  process.stdout.write(`Final state:\n${formatMetrics(result.final)}\n\nChecks:\n${formatChecks(checks)}\n\n`)
-  process.stdout.write(failed.length === 0 ? 'All checks passed.\n' : `FAILED: ${failed.map((c) => c.name).join('; ')}\n`)
+const out = (text: string): void => {
+  process.stdout.write(text)
 }
-process.exit(failed.length === 0 ? 0 : 1)
+
+async function run(options: RunOptions): Promise<number> {
+  setFlags(options.metrics)
+  if (options.snapshot && !options.metrics) {
+    throw new UsageError('the Prometheus snapshot needs metrics: drop --metrics off, or add --no-snapshot')
+  }
+  const { setupPrometheusMetrics } = await import('@auris/prom-exporter/setup')
+  const exporter = await setupPrometheusMetrics({ env: process.env, maxWindows: Math.max(options.scenario.windows, 1) })
+  const env = probeEnv(options.metrics)
+
+  if (options.hysteresis) {
+    const result = runHysteresisProbe(exporter, env)
+    const lines = options.snapshot && exporter !== null ? sampleLines(await exporter.metrics()) : null
+    const checks = checkHysteresis(result, lines)
+    const ok = checks.every((c) => c.ok)
+    if (options.json) {
+      out(`${JSON.stringify({ ...result, snapshot: lines, checks, ok }, null, 2)}\n`)
+    } else {
+      out('Anti-chatter probe: 50 x FAB2, 25 x (FAB1, FAB2), 50 x FAB1; dwellTicks 50, rateLimitTicks 1000\n\n')
+      out(`${formatHysteresis(result)}\n\nFinal filter state:\n${formatMetrics(result.final)}\n`)
+      if (lines !== null) out(`\nPrometheus snapshot (anti-chatter series):\n${lines.filter((l) => l.startsWith('atlas_hyst_')).join('\n')}\n`)
+      out(`\nChecks:\n${formatChecks(checks)}\n\n${ok ? 'All checks passed.' : `FAILED: ${checks.filter((c) => !c.ok).map((c) => c.name).join('; ')}`}\n`)
+    }
+    return ok ? 0 : 1
+  }
+
+  const result = runScenario(options.scenario, exporter, env)
+  const lines = options.snapshot && exporter !== null ? sampleLines(await exporter.metrics()) : null
+  const checks = checkScenario(result, options.scenario, lines)
+  const ok = checks.every((c) => c.ok)
+  if (options.json) {
+    out(`${JSON.stringify({ final: result.final, injected: result.injected, snapshot: lines, checks, ok }, null, 2)}\n`)
+    return ok ? 0 : 1
+  }
+  const s = options.scenario
+  const how = s.seed === undefined ? `degradations at ticks ${s.schedule.join(', ')}` : `random degradations (seed ${String(s.seed)}, p ${String(s.degradeProbability)})`
+  out(`Stability probe: simulated FAB core -> hook -> StabilityTracker -> Prometheus exporter\n${String(s.ticks)} ticks, ${how}, ${String(s.windows)} window(s); table of window "global"\n\n`)
+  out(`${formatTable(result.rows)}\n\nFinal state:\n${formatMetrics(result.final)}\n`)
+  if (lines !== null) {
+    const shown = s.windows <= 3 ? lines : [...windowLines(lines, 'global'), ...lines.filter((l) => l.startsWith('atlas_windows'))]
+    out(`\nPrometheus snapshot${s.windows <= 3 ? '' : ' (window "global" and the exporter series)'}:\n${shown.join('\n')}\n`)
+  }
+  out(`\nChecks:\n${formatChecks(checks)}\n\n${ok ? 'All checks passed.' : `FAILED: ${checks.filter((c) => !c.ok).map((c) => c.name).join('; ')}`}\n`)
+  return ok ? 0 : 1
+}
+
+async function serve(options: ServeOptions): Promise<number> {
+  setFlags(options.metrics)
+  const server = await startProbeServer(options, (line) => {
+    out(`${line}\n`)
+  })
+  out('Ctrl-C (SIGINT) or SIGTERM stops it.\n')
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      out(`auris-probe: ${signal}, finishing in-flight requests\n`)
+      resolve()
+    }
+    process.once('SIGINT', () => {
+      stop('SIGINT')
+    })
+    process.once('SIGTERM', () => {
+      stop('SIGTERM')
+    })
+  })
+  await server.close()
+  out('auris-probe: stopped\n')
+  return 0
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  try {
+    const command = parseCommand(argv)
+    if (command.command === 'help') {
+      out(HELP)
+      return 0
+    }
+    return command.command === 'run' ? await run(command) : await serve(command)
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`auris-probe: ${error.message}\n(auris-probe --help lists the options)\n`)
+      return 2
+    }
+    throw error
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2))

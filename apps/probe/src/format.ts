@@ -1,5 +1,5 @@
-import type { StabilityMetrics } from '@auris/stability-core'
-import type { Check, ProbeRow } from './simulation.js'
+import type { HysteresisMetrics, StabilityMetrics } from '@auris/stability-core'
+import type { Check, HysteresisResult, ProbeRow } from './simulation.js'
 
 const HEADER = ['TICK', 'MODE', 'SCORE', 'EMA', 'STABLE', 'DEGRAD', 'RECOMMENDED'] as const
 const WIDTHS = [5, 5, 6, 6, 6, 6, 11] as const
@@ -28,7 +28,7 @@ export function formatTable(rows: readonly ProbeRow[]): string {
 }
 
 /** Final metrics, one per line. */
-export function formatMetrics(m: StabilityMetrics): string {
+export function formatMetrics(m: StabilityMetrics | HysteresisMetrics): string {
   return Object.entries(m)
     .map(([key, value]) => `  ${key.padEnd(26)} ${String(value)}`)
     .join('\n')
@@ -37,4 +37,13 @@ export function formatMetrics(m: StabilityMetrics): string {
 /** Checks as ✓/✗ lines. */
 export function formatChecks(checks: readonly Check[]): string {
   return checks.map((c) => `  ${c.ok ? '✓' : '✗'} ${c.name} (${c.detail})`).join('\n')
+}
+
+/** The anti-chatter summary. */
+export function formatHysteresis(r: HysteresisResult): string {
+  return [
+    `  desired switches     ${String(r.desiredSwitches)}`,
+    `  effective switches   ${String(r.effectiveSwitches)}`,
+    `  reduction            ${(r.reduction * 100).toFixed(0)} %`,
+  ].join('\n')
 }

@@ -1,25 +1,53 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { createStabilityExporter } from '@auris/prom-exporter'
 import { describe, expect, it } from 'vitest'
-import { formatChecks, formatMetrics, formatTable } from './format.js'
-import { REFERENCE_SCENARIO, SimulatedFabCore, checkScenario, runScenario } from './simulation.js'
+import { formatChecks, formatHysteresis, formatMetrics, formatTable } from './format.js'
+import {
+  REFERENCE_SCENARIO,
+  SimulatedFabCore,
+  chatteringDesire,
+  checkHysteresis,
+  checkScenario,
+  degradationPlan,
+  isReferenceScenario,
+  probeEnv,
+  runHysteresisProbe,
+  runScenario,
+  windowId,
+} from './simulation.js'
+import { sampleLines, windowLines } from './snapshot.js'
 
 describe('reference scenario', () => {
-  it('ends on the reference figures', () => {
-    const { final } = runScenario()
+  it('ends on the reference figures, through the hook and the exporter', async () => {
+    const exporter = createStabilityExporter()
+    const result = runScenario(REFERENCE_SCENARIO, exporter)
     // The first case of the reference vectors (shared/conformance).
-    expect(final.stabilityScoreEma).toBe(0.3040291910375369)
-    expect(final.stableTicks).toBe(13)
-    expect(final.degradationCount).toBe(3)
-    expect(final.recommendedMode).toBe('FAB0')
-    expect(final.degradationEventsPerHour).toBe(3)
+    expect(result.final).toMatchObject({ stabilityScoreEma: 0.3040291910375369, stableTicks: 13, degradationCount: 3, recommendedMode: 'FAB0', degradationEventsPerHour: 3 })
+    expect(result.injected).toBe(3)
+    const lines = sampleLines(await exporter.metrics())
+    expect(lines).toContain('atlas_degradation_count_total{window_id="global"} 3')
+    const checks = checkScenario(result, REFERENCE_SCENARIO, lines)
+    expect(checks.map((c) => [c.name, c.ok])).toEqual([
+      ['EMA in [0, 1]', true],
+      ['exactly 3 degradation events', true],
+      ['recommended mode matches the EMA', true],
+      ['EMA gauge present', true],
+      ['atlas_degradation_count_total{window_id="global"} 3', true],
+      ['final state equals the reference (EMA 0.3040291910375369, 13 stable ticks, 3 events, FAB0)', true],
+    ])
   })
 
   it('records a row every 10 ticks and on each degradation', () => {
-    const { rows } = runScenario()
-    expect(rows.map((r) => r.tick)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100])
-    const events = runScenario({ ...REFERENCE_SCENARIO, schedule: [15, 33] }).rows.map((r) => r.tick)
-    expect(events).toEqual([10, 15, 20, 30, 33, 40, 50, 60, 70, 80, 90, 100])
+    expect(runScenario().rows.map((r) => r.tick)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100])
+    expect(runScenario({ ...REFERENCE_SCENARIO, schedule: [15, 33] }).rows.map((r) => r.tick)).toEqual([10, 15, 20, 30, 33, 40, 50, 60, 70, 80, 90, 100])
+  })
+
+  it('names the failing check when the tracker disagrees with the snapshot', () => {
+    const result = runScenario()
+    const checks = checkScenario({ ...result, injected: 2 }, REFERENCE_SCENARIO, ['atlas_degradation_count_total{window_id="global"} 3'])
+    expect(checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['exactly 2 degradation events', 'EMA gauge present', 'atlas_degradation_count_total{window_id="global"} 2'])
+    expect(checkScenario(result, { ...REFERENCE_SCENARIO, ticks: 99 }, null).map((c) => c.name)).not.toContain(expect.stringMatching(/reference/))
   })
 
   it('checks the recommended mode in every band', () => {
@@ -30,19 +58,42 @@ describe('reference scenario', () => {
       const options = { ...REFERENCE_SCENARIO, ticks, schedule: [] }
       const result = runScenario(options)
       expect(result.final.recommendedMode).toBe(mode)
-      expect(checkScenario(result, options).every((c) => c.ok)).toBe(true)
+      expect(checkScenario(result, options, null).every((c) => c.ok)).toBe(true)
     }
   })
 
-  it('passes its checks, and fails them when the tracker disagrees', () => {
-    const result = runScenario()
-    expect(checkScenario(result).every((c) => c.ok)).toBe(true)
-    const wrong = checkScenario(result, { ...REFERENCE_SCENARIO, schedule: [20, 50] })
-    expect(wrong.find((c) => !c.ok)?.name).toBe('exactly 2 degradation events')
+  it('runs many windows and seeded random degradations, reproducibly', () => {
+    const options = { ...REFERENCE_SCENARIO, ticks: 500, windows: 4, seed: 9 }
+    const a = runScenario(options)
+    const b = runScenario(options)
+    expect(a.final).toEqual(b.final)
+    expect(a.hooks).toHaveLength(4)
+    expect(a.final.degradationCount).toBe(a.injected)
+    expect(a.injected).toBeGreaterThan(0)
+    expect(isReferenceScenario(options)).toBe(false)
+    expect(isReferenceScenario({ ...REFERENCE_SCENARIO, windows: 7 })).toBe(true)
+  })
+
+  it('refuses to run with the hook switched off', () => {
+    expect(() => runScenario(REFERENCE_SCENARIO, null, { ...probeEnv(true), AURIS_STABILITY_HOOK: 'off' })).toThrow(/AURIS_STABILITY_HOOK is off/)
+    expect(() => runHysteresisProbe(null, { ...probeEnv(true), AURIS_HYSTERESIS: 'off' })).toThrow(/AURIS_HYSTERESIS is off/)
   })
 })
 
-describe('SimulatedFabCore', () => {
+describe('anti-chatter probe', () => {
+  it('reduces 51 desired switches to 1, as the reference', async () => {
+    const exporter = createStabilityExporter()
+    const result = runHysteresisProbe(exporter)
+    expect(chatteringDesire()).toHaveLength(150)
+    expect(result).toMatchObject({ desiredSwitches: 51, effectiveSwitches: 1 })
+    expect(result.reduction).toBeCloseTo(50 / 51, 10)
+    const lines = sampleLines(await exporter.metrics())
+    expect(checkHysteresis(result, lines).every((c) => c.ok)).toBe(true)
+    expect(checkHysteresis({ ...result, reduction: 0.2 }, []).filter((c) => !c.ok).map((c) => c.name)).toEqual(['switch reduction >= 50 %', 'anti-chatter series present'])
+  })
+})
+
+describe('pieces', () => {
   it('steps the mode down on each degradation and recovers the score', () => {
     const core = new SimulatedFabCore(REFERENCE_SCENARIO)
     core.step(true)
@@ -56,44 +107,79 @@ describe('SimulatedFabCore', () => {
     expect(core.coherenceScore).toBe(0.9)
     expect(core.currentTick).toBe(24)
   })
+
+  it('names windows and plans degradations', () => {
+    expect([0, 1, 9].map(windowId)).toEqual(['global', 'window-2', 'window-10'])
+    const fixed = degradationPlan({ schedule: [3], degradeProbability: 0 })
+    expect([1, 2, 3, 4].map((t) => fixed(t, 0))).toEqual([false, false, true, false])
+    const never = degradationPlan({ schedule: [], seed: 1, degradeProbability: 0 })
+    expect(never(1, 0)).toBe(false)
+  })
+
+  it('keeps sample lines and picks a window, escaping its id', () => {
+    const lines = sampleLines('# HELP a x\n# TYPE a gauge\na{window_id="g"} 1\n\na{window_id="q\\"x"} 2\n')
+    expect(lines).toEqual(['a{window_id="g"} 1', 'a{window_id="q\\"x"} 2'])
+    expect(windowLines(lines, 'q"x')).toEqual(['a{window_id="q\\"x"} 2'])
+  })
 })
 
 describe('formatting', () => {
   it('prints the table header and one line per row', () => {
-    const text = formatTable(runScenario().rows)
-    const lines = text.split('\n')
+    const lines = formatTable(runScenario().rows).split('\n')
     expect(lines[0]?.replace(/\s+/g, ' ').trim()).toBe('TICK | MODE | SCORE | EMA | STABLE | DEGRAD | RECOMMENDED')
     expect(lines).toHaveLength(12)
     expect(lines[3]).toMatch(/^ +20 \| +FAB1 \| +0\.400 \| +0\.586 \|/)
   })
 
-  it('prints metrics and checks', () => {
-    const result = runScenario()
-    expect(formatMetrics(result.final)).toMatch(/stabilityScoreEma\s+0\.3040291910375369/)
+  it('prints metrics, checks and the anti-chatter summary', () => {
+    expect(formatMetrics(runScenario().final)).toMatch(/stabilityScoreEma\s+0\.3040291910375369/)
     expect(formatChecks([{ name: 'x', ok: false, detail: 'y' }])).toBe('  ✗ x (y)')
     expect(formatChecks([{ name: 'x', ok: true, detail: 'y' }])).toBe('  ✓ x (y)')
+    expect(formatHysteresis(runHysteresisProbe())).toMatch(/desired switches +51\n +effective switches +1\n +reduction +98 %/)
   })
 })
 
 describe('cli', () => {
   const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+  const run = (...args: string[]): { status: number | null; stdout: string; stderr: string } => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' })
 
-  it('prints the table and exits 0', () => {
+  it('prints the table, the snapshot and the checks, and exits 0', () => {
     const out = execFileSync(process.execPath, [cli], { encoding: 'utf8' })
     expect(out).toMatch(/TICK \| {2}MODE \| {2}SCORE/)
+    expect(out).toMatch(/^atlas_degradation_count_total\{window_id="global"\} 3$/m)
+    expect(out).not.toMatch(/^# /m)
     expect(out).toMatch(/All checks passed/)
   })
 
-  it('prints JSON with --json', () => {
+  it('prints JSON with --json (pnpm passes the -- through)', () => {
     const out = JSON.parse(execFileSync(process.execPath, [cli, '--', '--json'], { encoding: 'utf8' }))
     expect(out.ok).toBe(true)
     expect(out.final.stableTicks).toBe(13)
+    expect(out.snapshot).toContain('atlas_degradation_count_total{window_id="global"} 3')
   })
 
-  it('explains itself with --help and refuses unknown arguments', () => {
-    expect(execFileSync(process.execPath, [cli, '--help'], { encoding: 'utf8' })).toMatch(/Usage: auris-probe/)
-    const bad = spawnSync(process.execPath, [cli, '--bogus'], { encoding: 'utf8' })
-    expect(bad.status).toBe(2)
-    expect(bad.stderr).toMatch(/unknown argument --bogus/)
+  it('runs the anti-chatter probe with --hysteresis', () => {
+    const r = run('--hysteresis')
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/desired switches +51/)
+    expect(r.stdout).toMatch(/^atlas_hyst_switches_total\{window_id="global"\} 1$/m)
+  })
+
+  it('refuses a snapshot with --metrics off, and runs without one', () => {
+    const refused = run('--metrics', 'off')
+    expect(refused.status).toBe(2)
+    expect(refused.stderr).toMatch(/the Prometheus snapshot needs metrics: drop --metrics off, or add --no-snapshot/)
+    const ok = run('--metrics', 'off', '--no-snapshot')
+    expect(ok.status).toBe(0)
+    expect(ok.stdout).not.toMatch(/Prometheus snapshot/)
+  })
+
+  it('explains itself with --help and refuses bad arguments with status 2', () => {
+    expect(run('--help').stdout).toMatch(/Usage: auris-probe \[run\] \[options\]/)
+    for (const args of [['--bogus'], ['--ticks', '0'], ['--schedule', 'a'], ['serve', '--ticks', '5'], ['dance']]) {
+      const r = run(...args)
+      expect(r.status, args.join(' ')).toBe(2)
+      expect(r.stderr).toMatch(/auris-probe: /)
+    }
   })
 })

@@ -1,9 +1,36 @@
-import { StabilityTracker, type FabMode, type StabilityMetrics } from '@auris/stability-core'
+import { attach, attachHysteresis, maybeHyst, type AttachedTracker } from '@auris/fab-hook'
+import type { StabilityExporter } from '@auris/prom-exporter'
+import type { FabMode, HysteresisMetrics, StabilityMetrics } from '@auris/stability-core'
+import { seededRandom } from './random.js'
+
+/** The flags the probe turns on for itself, as the reference probe does. */
+export function probeEnv(metrics: boolean): Record<string, string> {
+  return { AURIS_STABILITY_HOOK: 'on', AURIS_HYSTERESIS: 'on', AURIS_METRICS_EXP: metrics ? 'on' : 'off' }
+}
+
+export interface ScenarioOptions {
+  /** Ticks to run. */
+  ticks: number
+  /** Ticks (1-based) at which the core degrades; ignored when `seed` is set. */
+  schedule: readonly number[]
+  /** With a seed, each tick of each window degrades with probability `degradeProbability`. */
+  seed?: number
+  degradeProbability: number
+  /** Windows to simulate: `global`, then `window-2`, `window-3`, … */
+  windows: number
+  baseScore: number
+  degradedScore: number
+  recovery: number
+  emaDecay: number
+  minStableTicks: number
+}
 
 /** The reference scenario: the probe's defaults. */
 export const REFERENCE_SCENARIO: Readonly<ScenarioOptions> = Object.freeze({
   ticks: 100,
   schedule: Object.freeze([20, 50, 80]),
+  degradeProbability: 0.03,
+  windows: 1,
   baseScore: 0.9,
   degradedScore: 0.4,
   recovery: 0.05,
@@ -11,20 +38,8 @@ export const REFERENCE_SCENARIO: Readonly<ScenarioOptions> = Object.freeze({
   minStableTicks: 30,
 })
 
-export interface ScenarioOptions {
-  /** Ticks to run. */
-  ticks: number
-  /** Ticks (1-based) at which the core degrades. */
-  schedule: readonly number[]
-  /** Score of a healthy core. */
-  baseScore: number
-  /** Score right after a degradation. */
-  degradedScore: number
-  /** Score regained per tick after a degradation, up to `baseScore`. */
-  recovery: number
-  emaDecay: number
-  minStableTicks: number
-}
+/** The reference's final figures for its scenario (first case of the reference vectors). */
+export const REFERENCE_FINAL = Object.freeze({ stabilityScoreEma: 0.3040291910375369, stableTicks: 13, degradationCount: 3, recommendedMode: 'FAB0' })
 
 /** A stand-in for a FAB core: a score, a mode that steps down on each degradation, a degraded flag. */
 export class SimulatedFabCore {
@@ -53,6 +68,21 @@ export class SimulatedFabCore {
   }
 }
 
+/** The id of window `i` (0-based). */
+export function windowId(i: number): string {
+  return i === 0 ? 'global' : `window-${String(i + 1)}`
+}
+
+/** Decides, tick by tick, whether a window degrades: a fixed schedule, or seeded coin flips. */
+export function degradationPlan(options: Pick<ScenarioOptions, 'schedule' | 'seed' | 'degradeProbability'>): (tick: number, window: number) => boolean {
+  if (options.seed === undefined) {
+    const at = new Set(options.schedule)
+    return (tick) => at.has(tick)
+  }
+  const random = seededRandom(options.seed)
+  return () => random() < options.degradeProbability
+}
+
 /** One printed row of the probe table. */
 export interface ProbeRow {
   tick: number
@@ -64,28 +94,92 @@ export interface ProbeRow {
 export interface ScenarioResult {
   rows: ProbeRow[]
   final: StabilityMetrics
-  tracker: StabilityTracker
+  /** Degradations injected into the global window. */
+  injected: number
+  hooks: AttachedTracker[]
 }
 
 /**
- * Runs the scenario: ticks the core, feeds the tracker, and records a row
- * every 10 ticks and on each degradation. The tracker's clock is the tick
+ * Runs the scenario through the hook: each window's core ticks, `attach`'s
+ * tick reads it into a tracker and pushes the tracker to the exporter (when
+ * given), as the reference's probe does. The tracker's clock is the tick
  * number in seconds, so events per hour do not depend on how fast it runs.
  */
-export function runScenario(options: ScenarioOptions = REFERENCE_SCENARIO): ScenarioResult {
+export function runScenario(options: ScenarioOptions = REFERENCE_SCENARIO, exporter?: StabilityExporter | null, env = probeEnv(true)): ScenarioResult {
   let tick = 0
-  const tracker = new StabilityTracker({ emaDecay: options.emaDecay, minStableTicks: options.minStableTicks, clock: () => tick * 1000 })
-  const core = new SimulatedFabCore(options)
-  const degradeAt = new Set(options.schedule)
+  const plan = degradationPlan(options)
+  const cores = Array.from({ length: options.windows }, () => new SimulatedFabCore(options))
+  const hooks = cores.map((core, i) => {
+    const hook = attach(core, {
+      decay: options.emaDecay,
+      minStableTicks: options.minStableTicks,
+      clock: () => tick * 1000,
+      env,
+      windowId: windowId(i),
+      ...(exporter ? { exporter } : {}),
+    })
+    if (hook === null) throw new Error('AURIS_STABILITY_HOOK is off: the probe needs it on')
+    return hook
+  })
   const rows: ProbeRow[] = []
+  let injected = 0
   for (tick = 1; tick <= options.ticks; tick++) {
-    const degrade = degradeAt.has(tick)
-    core.step(degrade)
-    tracker.tick(core.coherenceScore, core.degraded)
-    if (degrade || tick % 10 === 0) rows.push({ tick, mode: core.mode, score: core.coherenceScore, metrics: tracker.getMetrics() })
+    for (const [i, core] of cores.entries()) {
+      const degrade = plan(tick, i)
+      core.step(degrade)
+      const metrics = (hooks[i] as AttachedTracker).tick()
+      if (i !== 0) continue
+      if (degrade) injected++
+      if (degrade || tick % 10 === 0) rows.push({ tick, mode: core.mode, score: core.coherenceScore, metrics })
+    }
   }
   tick = options.ticks
-  return { rows, final: tracker.getMetrics(), tracker }
+  return { rows, final: (hooks[0] as AttachedTracker).tracker.getMetrics(), injected, hooks }
+}
+
+/** The anti-chatter scenario of the reference probe. */
+export const HYSTERESIS_SCENARIO = Object.freeze({ dwellTicks: 50, rateLimitTicks: 1000 })
+
+/** Desired modes: 50 × FAB2, 25 × (FAB1, FAB2), 50 × FAB1. */
+export function chatteringDesire(): FabMode[] {
+  const desired: FabMode[] = []
+  for (let i = 0; i < 50; i++) desired.push('FAB2')
+  for (let i = 0; i < 25; i++) desired.push('FAB1', 'FAB2')
+  for (let i = 0; i < 50; i++) desired.push('FAB1')
+  return desired
+}
+
+export interface HysteresisResult {
+  desiredSwitches: number
+  effectiveSwitches: number
+  /** 1 - effective / desired. */
+  reduction: number
+  final: HysteresisMetrics
+}
+
+/** Feeds the chattering desire through the hysteresis hook (and the exporter, when given). */
+export function runHysteresisProbe(exporter?: StabilityExporter | null, env = probeEnv(true)): HysteresisResult {
+  const core = new SimulatedFabCore(REFERENCE_SCENARIO)
+  const hysteresis = attachHysteresis(core, { ...HYSTERESIS_SCENARIO, clock: () => 0, env })
+  if (hysteresis === null) throw new Error('AURIS_HYSTERESIS is off: the probe needs it on')
+  const desired = chatteringDesire()
+  let desiredSwitches = 0
+  let effectiveSwitches = 0
+  let previousDesired: FabMode = 'FAB2'
+  let previousEffective: FabMode = hysteresis.effectiveMode
+  for (const [tick, mode] of desired.entries()) {
+    if (mode !== previousDesired) desiredSwitches++
+    previousDesired = mode
+    const effective = maybeHyst(core, { hysteresis, metrics: { recommendedMode: mode }, tick, env, windowId: 'global', ...(exporter ? { exporter } : {}) })
+    if (effective !== previousEffective) effectiveSwitches++
+    previousEffective = effective ?? previousEffective
+  }
+  return {
+    desiredSwitches,
+    effectiveSwitches,
+    reduction: desiredSwitches === 0 ? 0 : 1 - effectiveSwitches / desiredSwitches,
+    final: hysteresis.getMetrics(),
+  }
 }
 
 /** A named self-check. */
@@ -95,21 +189,72 @@ export interface Check {
   detail: string
 }
 
-/** The probe's self-checks on a finished run. */
-export function checkScenario(result: ScenarioResult, options: ScenarioOptions = REFERENCE_SCENARIO): Check[] {
+function modeOf(ema: number): FabMode {
+  return ema >= 0.8 ? 'FAB2' : ema >= 0.5 ? 'FAB1' : 'FAB0'
+}
+
+/** The probe's checks on a finished scenario; `snapshot` is the exposition's sample lines (or null without metrics). */
+export function checkScenario(result: ScenarioResult, options: ScenarioOptions, snapshot: readonly string[] | null): Check[] {
   const m = result.final
-  const expectedEvents = options.schedule.filter((t) => t >= 1 && t <= options.ticks).length
-  return [
+  const checks: Check[] = [
     { name: 'EMA in [0, 1]', ok: m.stabilityScoreEma >= 0 && m.stabilityScoreEma <= 1, detail: String(m.stabilityScoreEma) },
     {
-      name: `exactly ${String(expectedEvents)} degradation events`,
-      ok: m.degradationCount === expectedEvents,
+      name: `exactly ${String(result.injected)} degradation events`,
+      ok: m.degradationCount === result.injected,
       detail: `counted ${String(m.degradationCount)}`,
     },
     { name: 'recommended mode matches the EMA', ok: m.recommendedMode === modeOf(m.stabilityScoreEma), detail: m.recommendedMode },
   ]
+  if (snapshot !== null) {
+    const ema = snapshot.find((line) => line.startsWith('atlas_stability_score_ema{window_id="global"} '))
+    checks.push({ name: 'EMA gauge present', ok: ema !== undefined, detail: ema ?? 'missing' })
+    const expected = `atlas_degradation_count_total{window_id="global"} ${String(result.injected)}`
+    checks.push({ name: expected, ok: snapshot.includes(expected), detail: snapshot.find((l) => l.startsWith('atlas_degradation_count_total{window_id="global"}')) ?? 'missing' })
+  }
+  if (isReferenceScenario(options)) {
+    const same =
+      m.stabilityScoreEma === REFERENCE_FINAL.stabilityScoreEma &&
+      m.stableTicks === REFERENCE_FINAL.stableTicks &&
+      m.degradationCount === REFERENCE_FINAL.degradationCount &&
+      m.recommendedMode === REFERENCE_FINAL.recommendedMode
+    checks.push({
+      name: 'final state equals the reference (EMA 0.3040291910375369, 13 stable ticks, 3 events, FAB0)',
+      ok: same,
+      detail: `EMA ${String(m.stabilityScoreEma)}, ${String(m.stableTicks)} stable, ${String(m.degradationCount)} events, ${m.recommendedMode}`,
+    })
+  }
+  return checks
 }
 
-function modeOf(ema: number): FabMode {
-  return ema >= 0.8 ? 'FAB2' : ema >= 0.5 ? 'FAB1' : 'FAB0'
+/** Whether `options` is the reference scenario (any number of windows). */
+export function isReferenceScenario(options: ScenarioOptions): boolean {
+  const r = REFERENCE_SCENARIO
+  return (
+    options.seed === undefined &&
+    options.ticks === r.ticks &&
+    options.schedule.join(',') === r.schedule.join(',') &&
+    options.baseScore === r.baseScore &&
+    options.degradedScore === r.degradedScore &&
+    options.recovery === r.recovery &&
+    options.emaDecay === r.emaDecay &&
+    options.minStableTicks === r.minStableTicks
+  )
+}
+
+/** The anti-chatter probe's checks. */
+export function checkHysteresis(result: HysteresisResult, snapshot: readonly string[] | null): Check[] {
+  const checks: Check[] = [
+    { name: 'switch reduction >= 50 %', ok: result.reduction >= 0.5, detail: `${(result.reduction * 100).toFixed(0)} %` },
+    {
+      name: 'effective switches = filter switch count',
+      ok: result.effectiveSwitches === result.final.switchCount,
+      detail: `${String(result.effectiveSwitches)} vs ${String(result.final.switchCount)}`,
+    },
+  ]
+  if (snapshot !== null) {
+    const wanted = ['atlas_hyst_effective_mode', 'atlas_hyst_desired_mode', 'atlas_hyst_dwell_ticks', 'atlas_hyst_switches_total', 'atlas_hyst_oscillations_total']
+    const missing = wanted.filter((name) => !snapshot.some((line) => line.startsWith(`${name}{window_id="global"} `)))
+    checks.push({ name: 'anti-chatter series present', ok: missing.length === 0, detail: missing.length === 0 ? `${String(wanted.length)} series` : `missing ${missing.join(', ')}` })
+  }
+  return checks
 }

@@ -1,0 +1,147 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { ProbeState } from './serve.js'
+import { eventually, freePort, start, type Child } from './testing/processes.js'
+
+/**
+ * End to end against a real Prometheus (Debian's `prometheus` package):
+ * `probe serve` on a free port, Prometheus scraping it every second with
+ * the shipped deploy/prometheus.yml, then the HTTP API compared with the
+ * probe's own state. Both processes are stopped in afterAll, also when an
+ * assertion fails.
+ */
+
+const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+const shippedConfig = fileURLToPath(new URL('../deploy/prometheus.yml', import.meta.url))
+
+let probe: Child | undefined
+let prometheus: Child | undefined
+let work = ''
+let probeUrl = ''
+let promUrl = ''
+/** The probe's state, sampled every 50 ms with the time it was read (ms since the epoch). */
+const observed: { at: number; state: ProbeState }[] = []
+let sampling: ReturnType<typeof setInterval> | undefined
+
+interface Sample {
+  metric: Record<string, string>
+  value: [number, string]
+}
+
+async function query(expr: string): Promise<Sample[]> {
+  const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`)
+  const body = (await res.json()) as { status: string; data: { result: Sample[] }; error?: string }
+  if (body.status !== 'success') throw new Error(`query ${expr} failed: ${body.error ?? res.status}`)
+  return body.data.result
+}
+
+async function one(expr: string): Promise<{ at: number; value: number }> {
+  const result = await query(expr)
+  if (result.length !== 1) throw new Error(`${expr} returned ${String(result.length)} series`)
+  const [at, value] = (result[0] as Sample).value
+  return { at: at * 1000, value: Number(value) }
+}
+
+/** The probe values seen within `slackMs` of `at` (a Prometheus sample's scrape time). */
+function seenAround(at: number, slackMs: number, pick: (s: ProbeState) => number): number[] {
+  return observed.filter((o) => Math.abs(o.at - at) <= slackMs).map((o) => pick(o.state))
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'auris-e2e-'))
+  const probePort = await freePort()
+  probe = start(process.execPath, [cli, 'serve', '--port', String(probePort), '--tick-ms', '100', '--windows', '3', '--degrade-prob', '0.05', '--seed', '42'])
+  probeUrl = `http://127.0.0.1:${String(probePort)}`
+  await eventually('the probe to serve', async () => ((await fetch(`${probeUrl}/metrics/exp/health`)).ok ? true : undefined))
+  sampling = setInterval(() => {
+    const at = Date.now()
+    fetch(`${probeUrl}/probe/state`)
+      .then(async (res) => {
+        observed.push({ at, state: (await res.json()) as ProbeState })
+      })
+      .catch(() => undefined)
+  }, 50)
+
+  const shipped = readFileSync(shippedConfig, 'utf8')
+  expect(shipped).toContain("targets: ['127.0.0.1:8010']")
+  expect(shipped).toContain('scrape_interval: 15s')
+  const config = shipped.replace('127.0.0.1:8010', `127.0.0.1:${String(probePort)}`).replaceAll('15s', '1s')
+  writeFileSync(join(work, 'prometheus.yml'), config)
+  const promPort = await freePort()
+  promUrl = `http://127.0.0.1:${String(promPort)}`
+  prometheus = start('prometheus', [
+    `--config.file=${join(work, 'prometheus.yml')}`,
+    `--storage.tsdb.path=${join(work, 'data')}`,
+    `--web.listen-address=127.0.0.1:${String(promPort)}`,
+    '--log.level=warn',
+  ])
+  prometheus.process.once('error', (error) => {
+    throw new Error(`prometheus could not start (${error.message}); install the Debian package "prometheus"`)
+  })
+  await eventually('Prometheus to be ready', async () => ((await fetch(`${promUrl}/-/ready`)).ok ? true : undefined), 60_000)
+  await eventually('up{job="auris-probe"} == 1', async () => ((await query('up{job="auris-probe"} == 1')).length === 1 ? true : undefined), 60_000)
+}, 120_000)
+
+afterAll(async () => {
+  clearInterval(sampling)
+  const codes = await Promise.all([prometheus?.stop(), probe?.stop()])
+  rmSync(work, { recursive: true, force: true })
+  // The probe stops cleanly on SIGTERM.
+  expect(codes[1]).toBe(0)
+}, 30_000)
+
+describe('a real Prometheus scraping the probe', () => {
+  it('sees the stability series of the global window equal to the probe state, within a scrape', async () => {
+    // Let a few scrapes and state samples accumulate.
+    await new Promise((resolve) => setTimeout(resolve, 3000))
+    const checks: [string, (s: ProbeState) => number][] = [
+      ['atlas_stability_score_ema{window_id="global"}', (s) => s.global.stabilityScoreEma],
+      ['atlas_recommended_fab_mode{window_id="global"}', (s) => ({ FAB0: 0, FAB1: 1, FAB2: 2 })[s.global.recommendedMode]],
+      ['atlas_degradation_count_total{window_id="global"}', (s) => s.global.totalDegradations],
+      ['atlas_stable_ticks{window_id="global"}', (s) => s.global.stableTicks],
+    ]
+    for (const [expr, pick] of checks) {
+      const sample = await one(expr)
+      const seen = seenAround(sample.at, 1000, pick)
+      expect(seen.length, `probe states around the ${expr} scrape`).toBeGreaterThan(0)
+      expect(seen, `${expr} = ${String(sample.value)} at ${new Date(sample.at).toISOString()}`).toContain(sample.value)
+    }
+  })
+
+  it('sees the anti-chatter series equal to the probe state', async () => {
+    const mode = { FAB0: 0, FAB1: 1, FAB2: 2 }
+    const checks: [string, (s: ProbeState) => number][] = [
+      ['atlas_hyst_effective_mode{window_id="global"}', (s) => mode[s.global.hysteresis?.effectiveMode ?? 'FAB2']],
+      ['atlas_hyst_desired_mode{window_id="global"}', (s) => mode[s.global.hysteresis?.desiredMode ?? 'FAB2']],
+      ['atlas_hyst_switches_total{window_id="global"}', (s) => s.global.hysteresis?.switchCount ?? -1],
+      ['atlas_hyst_dwell_ticks{window_id="global"}', (s) => s.global.hysteresis?.dwellCounter ?? -1],
+    ]
+    for (const [expr, pick] of checks) {
+      const sample = await one(expr)
+      expect(seenAround(sample.at, 1000, pick), expr).toContain(sample.value)
+    }
+    for (const name of ['atlas_hyst_oscillations_total', 'atlas_hyst_switches_per_second', 'atlas_hyst_oscillations_per_second']) {
+      expect((await query(`${name}{window_id="global"}`)).length, name).toBe(1)
+    }
+  })
+
+  it('counts degradations as injected, and rate() is positive while they happen', async () => {
+    const rate = await eventually(
+      'a positive degradation rate',
+      async () => {
+        const result = await query('sum(rate(atlas_degradation_count_total[30s]))')
+        const value = Number(result[0]?.value[1] ?? 0)
+        return value > 0 ? value : undefined
+      },
+      30_000,
+      500,
+    )
+    expect(rate).toBeGreaterThan(0)
+    const counted = await one('atlas_degradation_count_total{window_id="global"}')
+    expect(seenAround(counted.at, 1000, (s) => s.injected.global)).toContain(counted.value)
+    expect((await query('atlas_degradation_count_total')).map((s) => s.metric.window_id).sort()).toEqual(['global', 'window-2', 'window-3'])
+  })
+})

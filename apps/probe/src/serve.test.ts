@@ -1,0 +1,48 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import type { ServeOptions } from './args.js'
+import { startProbeServer, type ProbeServer, type ProbeState } from './serve.js'
+
+const OPTIONS: ServeOptions = { command: 'serve', port: 0, host: '127.0.0.1', tickMs: 5, windows: 2, schedule: [1, 2], seed: 1, degradeProbability: 0, metrics: true }
+
+describe('probe serve', () => {
+  let server: ProbeServer | undefined
+  const saved = process.env.AURIS_METRICS_EXP
+  afterEach(async () => {
+    await server?.close()
+    server = undefined
+    if (saved === undefined) delete process.env.AURIS_METRICS_EXP
+    else process.env.AURIS_METRICS_EXP = saved
+  })
+
+  it('ticks on its own and serves metrics, health and its own state', async () => {
+    process.env.AURIS_METRICS_EXP = 'on'
+    const lines: string[] = []
+    server = await startProbeServer(OPTIONS, (line) => lines.push(line))
+    expect(lines[0]).toMatch(/^auris-probe: serving http:\/\/127\.0\.0\.1:\d+\/metrics\/exp/)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const state = (await (await fetch(`${server.url}/probe/state`)).json()) as ProbeState
+    expect(state.ticks).toBeGreaterThan(2)
+    expect(state.windows).toBe(2)
+    // Schedule 1,2 of every 100-tick period: two degradations per window in the first period.
+    expect(state.injected).toEqual({ global: 2, total: 4 })
+    expect(state.global.totalDegradations).toBe(2)
+    expect(state.global.hysteresis).not.toBeNull()
+    const text = await (await fetch(`${server.url}/metrics/exp`)).text()
+    expect(text).toMatch(/^atlas_degradation_count_total\{window_id="window-2"\} 2$/m)
+    expect(await (await fetch(`${server.url}/metrics/exp/health`)).json()).toMatchObject({ status: 'enabled' })
+  })
+
+  it('serves 503 while metrics are off', async () => {
+    process.env.AURIS_METRICS_EXP = 'off'
+    server = await startProbeServer({ ...OPTIONS, metrics: false, schedule: null, degradeProbability: 0.5 })
+    expect((await fetch(`${server.url}/metrics/exp`)).status).toBe(503)
+  })
+
+  it('closes once, however often asked', async () => {
+    server = await startProbeServer(OPTIONS)
+    const closing = server.close()
+    expect(server.close()).toBe(closing)
+    await closing
+    await expect(fetch(`${server.url}/metrics/exp`)).rejects.toThrow()
+  })
+})
