@@ -33,6 +33,7 @@ or SIGTERM.
   --seed N             seed of the random degradations (default 1)
   --degrade-prob P     probability of a degradation per tick and window (default 0.01)
   --metrics on|off     the AURIS_METRICS_EXP flag (default on; off serves 503)
+  --max-age-ms N       serve a render up to N ms old to concurrent scrapes (default 0: always fresh)
 
 The probe sets AURIS_STABILITY_HOOK, AURIS_HYSTERESIS and AURIS_METRICS_EXP
 for itself, as the reference probe does.
@@ -61,6 +62,7 @@ export interface ServeOptions {
   seed: number
   degradeProbability: number
   metrics: boolean
+  maxAgeMs: number
 }
 
 export type ProbeCommand = RunOptions | ServeOptions | { command: 'help' }
@@ -119,6 +121,7 @@ export function parseCommand(argv: readonly string[]): ProbeCommand {
         port: { type: 'string' },
         host: { type: 'string' },
         'tick-ms': { type: 'string' },
+        'max-age-ms': { type: 'string' },
       },
     })
   } catch (error) {
@@ -130,7 +133,7 @@ export function parseCommand(argv: readonly string[]): ProbeCommand {
   if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`)
   const str = (name: string): string | undefined => v[name] as string | undefined
   if (command === 'run') {
-    for (const name of ['port', 'host', 'tick-ms']) if (v[name] !== undefined) throw new UsageError(`--${name} is an option of serve`)
+    for (const name of ['port', 'host', 'tick-ms', 'max-age-ms']) if (v[name] !== undefined) throw new UsageError(`--${name} is an option of serve`)
     const seed = str('seed') === undefined ? undefined : integer('seed', str('seed'), 0, 0, 2 ** 32 - 1)
     const scenario: ScenarioOptions = {
       ...REFERENCE_SCENARIO,
@@ -161,6 +164,7 @@ export function parseCommand(argv: readonly string[]): ProbeCommand {
       seed: integer('seed', str('seed'), 1, 0, 2 ** 32 - 1),
       degradeProbability: probability(str('degrade-prob'), 0.01),
       metrics: onOff(str('metrics')),
+      maxAgeMs: integer('max-age-ms', str('max-age-ms'), 0, 0, 3_600_000),
     }
   }
   throw new UsageError(`unknown command ${JSON.stringify(command)} (run or serve)`)

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { ServeOptions } from './args.js'
 import { startProbeServer, type ProbeServer, type ProbeState } from './serve.js'
 
-const OPTIONS: ServeOptions = { command: 'serve', port: 0, host: '127.0.0.1', tickMs: 5, windows: 2, schedule: [1, 2], seed: 1, degradeProbability: 0, metrics: true }
+const OPTIONS: ServeOptions = { command: 'serve', port: 0, host: '127.0.0.1', tickMs: 5, windows: 2, schedule: [1, 2], seed: 1, degradeProbability: 0, metrics: true, maxAgeMs: 0 }
 
 describe('probe serve', () => {
   let server: ProbeServer | undefined

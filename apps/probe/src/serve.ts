@@ -1,5 +1,6 @@
 import { serve as serveNode, type ServerType } from '@hono/node-server'
 import { metricsRoutes } from '@auris/metrics-http'
+import type { StabilityExporter } from '@auris/prom-exporter'
 import { setupPrometheusMetrics } from '@auris/prom-exporter/setup'
 import { StabilityWindows, type StabilityWindow } from '@auris/stability-core'
 import { Hono } from 'hono'
@@ -25,11 +26,19 @@ export interface ProbeState {
   global: ReturnType<StabilityWindow['tracker']['getMetrics']> & { hysteresis: ReturnType<NonNullable<StabilityWindow['hysteresis']>['getMetrics']> | null }
 }
 
+/** The running simulation behind `serve`: windows ticking on a timer, exported in pull mode. */
+export interface Simulation {
+  readonly exporter: StabilityExporter
+  state(): ProbeState
+  stop(): void
+}
+
 /**
- * The serve mode: `windows` simulated cores ticking every `tickMs` into a
- * window registry, exported in pull mode and served by `@hono/node-server`.
+ * `windows` simulated cores ticking every `tickMs` into a window registry,
+ * exported in pull mode. Shared by `serve` and the HTTP benchmark's bare
+ * node:http baseline, so both carry the same load.
  */
-export async function startProbeServer(options: ServeOptions, log: (line: string) => void = () => undefined): Promise<ProbeServer> {
+export async function startSimulation(options: Pick<ServeOptions, 'windows' | 'tickMs' | 'schedule' | 'seed' | 'degradeProbability'>): Promise<Simulation> {
   const registry = new StabilityWindows({ maxWindows: Math.max(options.windows, 1), tracker: { minStableTicks: REFERENCE_SCENARIO.minStableTicks, emaDecay: REFERENCE_SCENARIO.emaDecay } })
   const exporter = await setupPrometheusMetrics({ env: { AURIS_METRICS_EXP: 'on' }, maxWindows: options.windows })
   if (exporter === null) throw new Error('unreachable: the exporter is set up with the flag on')
@@ -52,22 +61,35 @@ export async function startProbeServer(options: ServeOptions, log: (line: string
     }
   }
   const timer = setInterval(step, options.tickMs)
+  return {
+    exporter,
+    state: () => {
+      const global = handles[0] as StabilityWindow
+      let total = 0
+      for (const n of injected) total += n
+      return {
+        ticks,
+        windows: registry.size,
+        injected: { global: injected[0] ?? 0, total },
+        global: { ...global.tracker.getMetrics(), hysteresis: global.hysteresis?.getMetrics() ?? null },
+      }
+    },
+    stop: () => {
+      clearInterval(timer)
+    },
+  }
+}
 
+/**
+ * The serve mode: the simulation, served by `@hono/node-server` through
+ * `@auris/metrics-http`, with `/probe/state` for the probe's own view.
+ */
+export async function startProbeServer(options: ServeOptions, log: (line: string) => void = () => undefined): Promise<ProbeServer> {
+  const simulation = await startSimulation(options)
   const app = new Hono()
   // The flag is read per request from process.env, which the CLI set for the probe.
-  app.route('/metrics/exp', metricsRoutes({ sources: exporter }))
-  app.get('/probe/state', (c) => {
-    const global = handles[0] as StabilityWindow
-    let total = 0
-    for (const n of injected) total += n
-    const state: ProbeState = {
-      ticks,
-      windows: registry.size,
-      injected: { global: injected[0] ?? 0, total },
-      global: { ...global.tracker.getMetrics(), hysteresis: global.hysteresis?.getMetrics() ?? null },
-    }
-    return c.json(state)
-  })
+  app.route('/metrics/exp', metricsRoutes({ sources: simulation.exporter, maxAgeMs: options.maxAgeMs }))
+  app.get('/probe/state', (c) => c.json(simulation.state()))
 
   const server: ServerType = await new Promise((resolve) => {
     const s = serveNode({ fetch: app.fetch, port: options.port, hostname: options.host }, () => {
@@ -84,7 +106,7 @@ export async function startProbeServer(options: ServeOptions, log: (line: string
     port,
     close: () => {
       closing ??= new Promise<void>((resolve, reject) => {
-        clearInterval(timer)
+        simulation.stop()
         server.close((error) => {
           if (error === undefined) resolve()
           else reject(error)

@@ -151,6 +151,41 @@ describe('GET /metrics/exp', () => {
   })
 })
 
+describe('maxAgeMs', () => {
+  it('serves one render to the scrapes of maxAgeMs, and never caches a failure', async () => {
+    let renders = 0
+    let fail = false
+    const counting: MetricsSource = {
+      contentType: TEXT,
+      metrics: () => {
+        renders++
+        if (fail) throw new Error('down')
+        return `renders ${String(renders)}\n`
+      },
+    }
+    const app = mounted({ sources: counting, maxAgeMs: 60_000 })
+    const bodies = await Promise.all([1, 2, 3].map(async () => (await app.request('/metrics/exp', {}, ON)).text()))
+    expect(bodies).toEqual(['renders 1\n', 'renders 1\n', 'renders 1\n'])
+    expect(renders).toBe(1)
+    const fresh = mounted({ sources: counting })
+    expect(await (await fresh.request('/metrics/exp', {}, ON)).text()).toBe('renders 2\n')
+    expect(await (await fresh.request('/metrics/exp', {}, ON)).text()).toBe('renders 3\n')
+    fail = true
+    const failing = mounted({ sources: counting, maxAgeMs: 60_000 })
+    expect((await failing.request('/metrics/exp', {}, ON)).status).toBe(500)
+    fail = false
+    expect((await failing.request('/metrics/exp', {}, ON)).status).toBe(200)
+  })
+
+  it('renders again once the cached body is older than maxAgeMs', async () => {
+    let renders = 0
+    const app = mounted({ sources: { contentType: TEXT, metrics: () => `r ${String(++renders)}\n` }, maxAgeMs: 20 })
+    await app.request('/metrics/exp', {}, ON)
+    await new Promise((resolve) => setTimeout(resolve, 40))
+    expect(await (await app.request('/metrics/exp', {}, ON)).text()).toBe('r 2\n')
+  })
+})
+
 describe('compression', () => {
   it('gzips a large body when the scraper asks, and not a small one', async () => {
     const big = 'x_metric{window_id="w"} 1\n'.repeat(200)
@@ -252,6 +287,7 @@ describe('options', () => {
     ['a zero timeout', { sources: source('a'), timeoutMs: 0 }, /"timeoutMs" must be a number in \(0, 600000\]; got 0/],
     ['a negative threshold', { sources: source('a'), compressThreshold: -1 }, /"compressThreshold" must be an integer >= 0 or false/],
     ['a bad enabled', { sources: source('a'), enabled: 'yes' }, /"enabled" must be a boolean or a function/],
+    ['a negative maxAgeMs', { sources: source('a'), maxAgeMs: -1 }, /"maxAgeMs" must be a number in \[0, 3600000\]; got -1/],
     ['an empty token', { sources: source('a'), auth: { bearerToken: '' } }, /"auth.bearerToken" must be a non-empty string/],
     ['a user with a colon', { sources: source('a'), auth: { username: 'a:b', password: 'x' } }, /"auth.username" must be a non-empty string without ":"/],
     ['an empty password', { sources: source('a'), auth: { username: 'a', password: '' } }, /"auth.password" must be a non-empty string/],

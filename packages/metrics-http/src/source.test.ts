@@ -21,4 +21,21 @@ describe('sources', () => {
     expect(out).toEqual({ contentType: PROMETHEUS_CONTENT_TYPE, body: 'a 1\nb 2\n' })
     expect(await collect([], 1000)).toEqual({ contentType: PROMETHEUS_CONTENT_TYPE, body: '' })
   })
+
+  it('takes bytes from a lone source that offers them, text otherwise', async () => {
+    const bytes = new TextEncoder().encode('a 1\n')
+    const both = { contentType: PROMETHEUS_CONTENT_TYPE, metrics: () => 'a 1\n', metricsBody: () => Promise.resolve(bytes) }
+    expect((await collect([both], 1000)).body).toBe(bytes)
+    expect((await collect([both, both], 1000)).body).toBe('a 1\na 1\n')
+    const om = { ...both, contentType: 'application/openmetrics-text; version=1.0.0; charset=utf-8', metrics: () => 'a 1\n# EOF\n' }
+    expect((await collect([om], 1000)).body).toBe('a 1\n# EOF\n')
+    const throwing = { contentType: PROMETHEUS_CONTENT_TYPE, metrics: () => '', metricsBody: (): Uint8Array => { throw new Error('bytes broke') } }
+    await expect(collect([throwing], 1000)).rejects.toThrow('bytes broke')
+  })
+
+  it('turns a non-Error throw into an Error', async () => {
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- a source may throw anything
+    const odd = { contentType: PROMETHEUS_CONTENT_TYPE, metrics: (): string => { throw 'odd' } }
+    await expect(collect([odd], 1000)).rejects.toThrow('odd')
+  })
 })

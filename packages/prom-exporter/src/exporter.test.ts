@@ -283,6 +283,29 @@ describe('registries', () => {
     expect(ours.get('app_requests_total')?.samples).toEqual([{ labels: { route: '/a"b' }, value: 1 }])
   })
 
+  it('gives the same exposition as a string or bytes, on its own registry and on a shared one', async () => {
+    const exporter = createStabilityExporter()
+    exporter.track(ticked())
+    expect(await exporter.metricsBody()).toBe(await exporter.metrics())
+    expect(new TextDecoder().decode(exporter.renderBytes())).toBe(exporter.render())
+    const registry = new Registry()
+    new Counter({ name: 'app_total', help: 'App.', registers: [registry] }).inc()
+    const shared = createStabilityExporter({ registry })
+    shared.track(ticked())
+    expect(await shared.metricsBody()).toBe(await shared.metrics())
+    // Large expositions come as bytes.
+    const big = new StabilityWindows({ maxWindows: 2000 })
+    for (let i = 0; i < 2000; i++) big.tick(`window-${String(i)}`, 0.5)
+    const large = createStabilityExporter({ maxWindows: 2000 })
+    large.track(big)
+    const body = await large.metricsBody()
+    expect(body).toBeInstanceOf(Uint8Array)
+    expect(new TextDecoder().decode(body as Uint8Array)).toBe(await large.metrics())
+    registry.removeSingleMetric('app_total')
+    registry.removeSingleMetric('atlas_windows')
+    expect(await shared.metrics()).toBe(shared.render())
+  })
+
   it('lets prom-client render everything with default labels or OpenMetrics', async () => {
     const registry = new Registry()
     registry.setDefaultLabels({ service: 'fab' })

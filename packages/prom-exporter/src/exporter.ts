@@ -1,6 +1,6 @@
 import { MODE_TO_NUMERIC, StabilityWindows, windowIdProblem, type Hysteresis, type StabilityTracker } from '@auris/stability-core'
 import { Registry, type Metric, type RegistryContentType } from 'prom-client'
-import { escapeHelp, escapeLabelValue, formatLabels, formatValue } from './format.js'
+import { escapeHelp, escapeLabelValue, formatLabels } from './format.js'
 import { ByteWriter, utf8 } from './writer.js'
 import { DEFAULT_PREFIX, FAMILIES, REASON_LABEL, WINDOW_LABEL, metricNames, type FamilySpec, type FamilySuffix, type MetricNames } from './names.js'
 
@@ -145,6 +145,8 @@ const WINDOW_VALUES: Partial<Record<FamilySuffix, (r: WindowRecord) => number | 
 
 const REASONS: readonly RejectionReason[] = ['invalid_id', 'capacity', 'duplicate']
 const FAMILY_GAP = utf8('\n\n')
+/** From this size on, `metricsBody()` hands out bytes rather than a string. */
+const BYTES_FROM = 65_536
 
 /** A pull source: one tracker (and filter) read at scrape time. */
 interface SingleSource {
@@ -166,6 +168,8 @@ class FamilyMetric {
   readonly headerBytes: Uint8Array
   /** `\n` + the metric name, the start of every sample line. */
   readonly lineStart: Uint8Array
+  /** Exporter-scope families: `\nname{labels} ` of each sample, in order (their labels never change). */
+  readonly sampleStarts: Uint8Array[] = []
 
   constructor(
     private readonly exporter: StabilityExporter,
@@ -312,6 +316,7 @@ export class StabilityExporter {
   async metrics(): Promise<string> {
     if (this.registry.contentType !== Registry.PROMETHEUS_CONTENT_TYPE || hasDefaultLabels(this.registry)) return this.registry.metrics()
     const ours = this.render()
+    if (this.onlyOurFamilies()) return ours
     const others = this.registry.getMetricsAsArray().filter((m) => !(this.families as unknown[]).includes(m))
     if (others.length === 0) return ours
     const rendered = await Promise.all(others.map((m) => this.registry.getSingleMetricAsString(m.name)))
@@ -320,6 +325,34 @@ export class StabilityExporter {
 
   /** This exporter's families in the text format, synchronously, in one pass. */
   render(): string {
+    this.write()
+    return this.writer.toString()
+  }
+
+  /**
+   * The same text as {@link StabilityExporter.render}, as UTF-8 bytes: what
+   * an HTTP response carries anyway, without decoding to a string and
+   * encoding it back (a sizeable share of a large scrape).
+   */
+  renderBytes(): Uint8Array {
+    this.write()
+    return this.writer.toBytes()
+  }
+
+  /**
+   * The exposition in whichever form is cheaper to send: a string when it
+   * is small, UTF-8 bytes from 64 KiB on (a large text decoded to a string
+   * only to be encoded back by the server costs a sizeable share of the
+   * scrape; a small one is cheaper as a string than as a fresh buffer).
+   * `@auris/metrics-http` uses it when this exporter is the only source.
+   */
+  async metricsBody(): Promise<string | Uint8Array> {
+    if (!this.onlyOurFamilies()) return this.metrics()
+    this.write()
+    return this.writer.length >= BYTES_FROM ? this.writer.toBytes() : this.writer.toString()
+  }
+
+  private write(): void {
     const rows = this.collect()
     this.rowsFresh = false
     const out = this.writer
@@ -338,11 +371,22 @@ export class StabilityExporter {
           out.value(value)
         }
       } else {
-        for (const s of this.exporterSamples(family.spec)) out.ascii(`\n${family.name}${formatLabels(Object.entries(s.labels))} ${formatValue(s.value)}`)
+        const starts = family.sampleStarts
+        for (const [i, s] of this.exporterSamples(family.spec).entries()) {
+          out.bytes((starts[i] ??= utf8(`\n${family.name}${formatLabels(Object.entries(s.labels))} `)))
+          out.value(s.value)
+        }
       }
     }
     out.byte(10)
-    return out.toString()
+  }
+
+  /** Whether the fast renderer alone gives the whole exposition: classic format, no default labels, only these families on the registry. */
+  private onlyOurFamilies(): boolean {
+    if (this.registry.contentType !== Registry.PROMETHEUS_CONTENT_TYPE || hasDefaultLabels(this.registry)) return false
+    const all = this.registry.getMetricsAsArray()
+    // Checked without a search: the registry holds these families, in registration order, and nothing else.
+    return all.length === this.families.length && all.every((m, i) => m === (this.families[i] as unknown))
   }
 
   /**
@@ -497,7 +541,8 @@ export class StabilityExporter {
 /** Default labels on a prom-client registry (prom-client keeps them in a private field). */
 function hasDefaultLabels(registry: Registry<RegistryContentType>): boolean {
   const labels = (registry as unknown as { _defaultLabels?: Record<string, unknown> })._defaultLabels
-  return labels !== undefined && Object.keys(labels).length > 0
+  for (const _ in labels) return true
+  return false
 }
 
 /**

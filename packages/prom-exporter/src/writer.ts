@@ -9,6 +9,11 @@ const codecs = globalThis as unknown as TextCodecs
 const encoder = new codecs.TextEncoder()
 const decoder = new codecs.TextDecoder()
 
+/** UTF-8 text of `bytes`. */
+export function fromUtf8(bytes: Uint8Array): string {
+  return decoder.decode(bytes)
+}
+
 /** UTF-8 bytes of `text`. */
 export function utf8(text: string): Uint8Array {
   return encoder.encode(text)
@@ -23,6 +28,11 @@ export function utf8(text: string): Uint8Array {
 export class ByteWriter {
   private buf = new Uint8Array(1 << 16)
   private len = 0
+
+  /** Bytes written since the last reset. */
+  get length(): number {
+    return this.len
+  }
 
   /** Starts a new text, keeping the allocated buffer. */
   reset(): void {
@@ -80,6 +90,11 @@ export class ByteWriter {
       return
     }
     this.ascii(Number.isNaN(v) ? 'Nan' : v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : `${v}`)
+  }
+
+  /** A copy of the bytes written since the last reset (the buffer itself is reused). */
+  toBytes(): Uint8Array {
+    return this.buf.slice(0, this.len)
   }
 
   /** The text written since the last reset. */
