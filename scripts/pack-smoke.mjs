@@ -25,6 +25,8 @@ const CALLS = {
     const hook = mod.attach({ coherence_score: 0.7, _prev_mode: 'FAB2', mode: 'FAB1' }, { env: { AURIS_STABILITY_HOOK: 'on' } })
     assert(hook !== null && hook.tick().degradationCount === 1, 'attach + tick')
     assert(mod.attach({}, { env: {} }) === null, 'flag off gives null')`,
+  '@auris/prom-exporter/dashboard': `
+    assert(mod.buildDashboard({ uid: 'x' }).uid === 'x', 'buildDashboard')`,
   '@auris/prom-exporter': `
     const core = await import('@auris/stability-core')
     const windows = new core.StabilityWindows()
@@ -34,7 +36,13 @@ const CALLS = {
     const text = await exporter.metrics()
     assert(text.includes('atlas_degradation_count_total{window_id="global"} 1'), text.slice(0, 200))
     const setup = await import('@auris/prom-exporter/setup')
-    assert((await setup.setupPrometheusMetrics({ env: {} })) === null, 'setup off gives null')`,
+    assert((await setup.setupPrometheusMetrics({ env: {} })) === null, 'setup off gives null')
+    const { readFileSync } = await import('node:fs')
+    const { createRequire } = await import('node:module')
+    const pkg = createRequire(import.meta.url).resolve('@auris/prom-exporter/package.json')
+    const dir = pkg.slice(0, -'package.json'.length)
+    assert(readFileSync(dir + 'alerts/atlas-stability.rules.yml', 'utf8').includes('alert: StabilityLow'), 'rules file shipped')
+    assert(JSON.parse(readFileSync(dir + 'dashboards/atlas-stability.json', 'utf8')).uid === 'auris-fab-stability', 'dashboard shipped')`,
   '@auris/metrics-http': `
     const { Hono } = await import('hono')
     const app = new Hono()
@@ -64,7 +72,9 @@ try {
   const app = join(work, 'app')
   execFileSync('mkdir', ['-p', app])
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'smoke', private: true, type: 'module' }))
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error', ...tarballs], { cwd: app, stdio: ['ignore', 'ignore', 'inherit'] })
+  // Optional peers a user installs to use the entry points that need them (the dashboard builder).
+  const optionalPeers = ['@grafana/grafana-foundation-sdk@0.0.21']
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error', ...tarballs, ...optionalPeers], { cwd: app, stdio: ['ignore', 'ignore', 'inherit'] })
 
   const lines = ['const assert = (ok, what) => { if (!ok) throw new Error(`smoke call failed: ${what}`) }']
   let n = 0
@@ -73,7 +83,7 @@ try {
     for (const entry of entries) {
       const specifier = entry === '.' ? manifest.name : `${manifest.name}/${entry.replace(/^\.\//, '')}`
       lines.push(`{ const mod = await import(${JSON.stringify(specifier)}); assert(Object.keys(mod).length > 0, ${JSON.stringify(specifier)} + ' exports nothing')`)
-      if (entry === '.') lines.push(CALLS[manifest.name])
+      lines.push(CALLS[specifier] ?? '')
       lines.push(`console.log('  ok ${specifier}') }`)
       n++
     }

@@ -12,7 +12,7 @@ import tseslint from 'typescript-eslint'
 const NODE_ONLY_GLOBALS = ['process', 'Buffer', 'global', 'require', 'module', '__dirname', '__filename', 'setImmediate', 'clearImmediate']
 
 /** Files where Node is the host by contract: Node adapters, tests, benchmarks, configs. */
-const NODE_ALLOWED = ['**/adapter/node/**', '**/*.test.ts', '**/bench/**', '*.config.ts', '*.config.js']
+const NODE_ALLOWED = ['**/adapter/node/**', '**/*.test.ts', '**/testing/**', '**/bench/**', 'scripts/**', '*.config.ts', '*.config.js']
 
 /**
  * @param {string} tsconfigRootDir

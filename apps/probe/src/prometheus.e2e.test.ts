@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { alertProbes, alertRules } from '@auris/prom-exporter'
 import type { ProbeState } from './serve.js'
 import { eventually, freePort, start, type Child } from './testing/processes.js'
 
@@ -68,7 +69,12 @@ beforeAll(async () => {
   const shipped = readFileSync(shippedConfig, 'utf8')
   expect(shipped).toContain("targets: ['127.0.0.1:8010']")
   expect(shipped).toContain('scrape_interval: 15s')
-  const config = shipped.replace('127.0.0.1:8010', `127.0.0.1:${String(probePort)}`).replaceAll('15s', '1s')
+  const rules = fileURLToPath(new URL('../../../packages/prom-exporter/alerts/atlas-stability.rules.yml', import.meta.url))
+  expect(shipped).toContain('  - ../../../packages/prom-exporter/alerts/atlas-stability.rules.yml')
+  const config = shipped
+    .replace('127.0.0.1:8010', `127.0.0.1:${String(probePort)}`)
+    .replaceAll('15s', '1s')
+    .replace('../../../packages/prom-exporter/alerts/atlas-stability.rules.yml', rules)
   writeFileSync(join(work, 'prometheus.yml'), config)
   const promPort = await freePort()
   promUrl = `http://127.0.0.1:${String(promPort)}`
@@ -94,6 +100,50 @@ afterAll(async () => {
 }, 30_000)
 
 describe('a real Prometheus scraping the probe', () => {
+  it('loads every shipped alert rule, healthy', async () => {
+    const res = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as { data: { groups: { rules: { name: string; health: string }[] }[] } }
+    const rules = res.data.groups.flatMap((g) => g.rules)
+    expect(rules.map((r) => r.name).sort()).toEqual(alertRules().groups.flatMap((g) => g.rules.map((r) => r.alert)).sort())
+    await eventually('every rule evaluated once, healthy', async () => {
+      const now = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as typeof res
+      const all = now.data.groups.flatMap((g) => g.rules)
+      return all.every((r) => r.health === 'ok') ? true : undefined
+    })
+  })
+
+  it('returns data for the left-hand side of every alert expression', async () => {
+    for (const probe of alertProbes()) {
+      for (const expr of probe.series) {
+        const series = await eventually(`${probe.alert}: ${expr}`, async () => {
+          const result = await query(expr)
+          return result.length > 0 ? result : undefined
+        })
+        expect(series.map((s) => s.metric.window_id), `${probe.alert}: ${expr}`).toContain('global')
+      }
+    }
+  })
+
+  it('returns data for every query of every dashboard panel, variables substituted', async () => {
+    const dashboardFile = fileURLToPath(new URL('../../../packages/prom-exporter/dashboards/atlas-stability.json', import.meta.url))
+    const dashboard = JSON.parse(readFileSync(dashboardFile, 'utf8')) as { panels: { title: string; targets?: { expr: string }[] }[]; templating: { list: { name: string; query?: unknown }[] } }
+    const windowVariable = dashboard.templating.list.find((v) => v.name === 'window')
+    expect(windowVariable?.query).toBe('label_values(atlas_stability_score, window_id)')
+    // The variable's own query, the way Grafana runs it: the label values of the series.
+    const values = (await (await fetch(`${promUrl}/api/v1/label/window_id/values?match[]=atlas_stability_score`)).json()) as { data: string[] }
+    expect(values.data).toEqual(['global', 'window-2', 'window-3'])
+    const targets = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })))
+    expect(targets.length).toBeGreaterThanOrEqual(15)
+    for (const { panel, expr } of targets) {
+      const substituted = expr.replaceAll('$window', 'global').replaceAll('$__rate_interval', '1m')
+      expect(substituted, panel).not.toMatch(/\$/)
+      const series = await eventually(`panel "${panel}": ${substituted}`, async () => {
+        const result = await query(substituted)
+        return result.length > 0 ? result : undefined
+      })
+      expect(series.length, `panel "${panel}": ${substituted}`).toBeGreaterThan(0)
+    }
+  })
+
   it('sees the stability series of the global window equal to the probe state, within a scrape', async () => {
     // Let a few scrapes and state samples accumulate.
     await new Promise((resolve) => setTimeout(resolve, 3000))
