@@ -275,6 +275,17 @@ describe('auth', () => {
     expect((await open.request('/metrics/exp', {}, ON)).status).toBe(401)
   })
 
+  it('takes credentials per request from a function (Worker bindings)', async () => {
+    const app = mounted({ sources: source('m 1\n'), auth: (c) => ({ bearerToken: String((c.env as Record<string, unknown>).TOKEN) }) })
+    expect((await app.request('/metrics/exp', { headers: { Authorization: 'Bearer t1' } }, { ...ON, TOKEN: 't1' })).status).toBe(200)
+    expect((await app.request('/metrics/exp', { headers: { Authorization: 'Bearer t1' } }, { ...ON, TOKEN: 't2' })).status).toBe(401)
+    expect((await app.request('/metrics/exp', { headers: { Authorization: 'Bearer t2' } }, { ...ON, TOKEN: 't2' })).status).toBe(200)
+    const broken = mounted({ sources: source('m 1\n'), auth: () => ({ bearerToken: '' }) })
+    const res = await broken.request('/metrics/exp', { headers: { Authorization: 'Bearer x' } }, ON)
+    expect(res.status).toBe(500)
+    expect(await res.text()).toBe('metrics auth is misconfigured; see the server log\n')
+  })
+
   it('refuses before saying whether metrics are on', async () => {
     expect((await bearer.request('/metrics/exp', {}, {})).status).toBe(401)
   })

@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono'
-import { env } from 'hono/adapter'
+import { env, getRuntimeKey } from 'hono/adapter'
 import { compress } from 'hono/compress'
 import { routePath } from 'hono/route'
 import { authMiddleware, checkAuth, type Guard, type MetricsAuth } from './auth.js'
@@ -19,13 +19,24 @@ export interface MetricsRoutesOptions {
    * `Deno.env` on Deno).
    */
   enabled?: boolean | ((c: Context) => boolean)
-  /** Require a bearer token or basic credentials, for routes reachable from outside. */
-  auth?: MetricsAuth
+  /**
+   * Require a bearer token or basic credentials, for routes reachable from
+   * outside. A function is called per request, for secrets that only exist
+   * then (Worker bindings: `(c) => ({ bearerToken: c.env.METRICS_TOKEN })`);
+   * credentials it returns are checked like static ones, and a request gets a
+   * 500 (logged through `onError`) when they are invalid.
+   */
+  auth?: MetricsAuth | ((c: Context) => MetricsAuth)
   /** Serve `/health` without credentials even when `auth` is set. Default false. */
   publicHealth?: boolean
   /** Longest a scrape may wait for the sources before a 504, in ms. Default 5000 (Prometheus' own scrape timeout is 10 s). */
   timeoutMs?: number
-  /** Gzip (or deflate) bodies of at least this many bytes when the scraper accepts it; `false` turns compression off. Default 1024. */
+  /**
+   * Gzip (or deflate) bodies of at least this many bytes when the scraper
+   * accepts it; `false` turns compression off. Default 1024. On Cloudflare
+   * Workers the platform compresses responses itself, so the routes leave
+   * it to the platform there.
+   */
   compressThreshold?: number | false
   /**
    * Serve a body rendered at most this many ms ago instead of rendering
@@ -119,7 +130,8 @@ export function metricsRoutes(options: MetricsRoutesOptions): Hono {
   if (enabledOption !== undefined && typeof enabledOption !== 'boolean' && typeof enabledOption !== 'function') {
     throw new RangeError('metricsRoutes: option "enabled" must be a boolean or a function of the request context')
   }
-  const auth = options.auth === undefined ? undefined : checkAuth(options.auth)
+  const authOption: unknown = options.auth
+  const auth = authOption === undefined || typeof authOption === 'function' ? undefined : checkAuth(authOption)
   const onError = options.onError ?? defaultOnError
 
   const isEnabled = (c: Context): boolean => {
@@ -129,17 +141,39 @@ export function metricsRoutes(options: MetricsRoutesOptions): Hono {
   }
 
   const app = new Hono()
-  if (auth !== undefined) {
-    const guard = authMiddleware(auth)
+  if (authOption !== undefined) {
+    const staticGuard = auth === undefined ? undefined : authMiddleware(auth)
+    // Guards built from per-request credentials, kept while the credentials stay the same.
+    let lastKey = ''
+    let lastGuard: Guard | undefined
+    const guardFor = (c: Context): Guard => {
+      if (staticGuard !== undefined) return staticGuard
+      const resolved = checkAuth((authOption as (c: Context) => MetricsAuth)(c))
+      const key = JSON.stringify(resolved)
+      if (lastGuard === undefined || key !== lastKey) {
+        lastKey = key
+        lastGuard = authMiddleware(resolved)
+      }
+      return lastGuard
+    }
     app.use('*', async (c: Context, next) => {
       if (options.publicHealth === true && c.req.path.endsWith('/health')) {
         await next()
         return undefined
       }
+      let guard: Guard
+      try {
+        guard = guardFor(c)
+      } catch (error) {
+        onError(error, c)
+        return c.text('metrics auth is misconfigured; see the server log\n', 500)
+      }
       return guard(c, next)
     })
   }
-  if (threshold !== false) {
+  // workerd compresses responses itself according to Content-Encoding (the body must be left
+  // uncompressed): compressing here would encode the body twice.
+  if (threshold !== false && getRuntimeKey() !== 'workerd') {
     const gzip = compress({ threshold }) as unknown as Guard
     // Only scrapers that accept an encoding go through the compress middleware: it inspects the
     // response in a way that turns @hono/node-server's lightweight Response into a full one,
