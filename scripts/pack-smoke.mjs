@@ -21,6 +21,16 @@ const CALLS = {
     assert(m.degradationCount === 1 && m.stableTicks === 0 && m.recommendedMode === 'FAB1', JSON.stringify(m))
     const w = new mod.StabilityWindows()
     assert(w.tick('global', 0.9) && !w.tick('', 0.9), 'window registry')`,
+  '@auris/stability-core/node': `
+    const { mkdtempSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const core = await import('@auris/stability-core')
+    const w = new core.StabilityWindows()
+    w.tick('global', 0.4, true)
+    const path = mkdtempSync(tmpdir() + '/auris-smoke-') + '/state.json'
+    await mod.writeSnapshotFile(path, w.toJSON())
+    const back = await mod.restoreWindowsFile(path)
+    assert(back.restored && back.windows.get('global').tracker.degradationCount === 1, 'snapshot file round trip')`,
   '@auris/fab-hook': `
     const hook = mod.attach({ coherence_score: 0.7, _prev_mode: 'FAB2', mode: 'FAB1' }, { env: { AURIS_STABILITY_HOOK: 'on' } })
     assert(hook !== null && hook.tick().degradationCount === 1, 'attach + tick')

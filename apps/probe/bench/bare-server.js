@@ -31,7 +31,8 @@ const server = createServer((req, res) => {
 })
 server.listen(port, '127.0.0.1')
 process.once('SIGTERM', () => {
-  simulation.stop()
-  server.close(() => process.exit(0))
+  server.close(() => {
+    void simulation.stop().then(() => process.exit(0))
+  })
   server.closeIdleConnections()
 })

@@ -21,7 +21,7 @@ describe('parseCommand', () => {
   })
 
   it('reads serve options', () => {
-    expect(parseCommand(['serve'])).toEqual({ command: 'serve', port: 8010, host: '127.0.0.1', tickMs: 10, windows: 1, schedule: null, seed: 1, degradeProbability: 0.01, metrics: true, maxAgeMs: 0 })
+    expect(parseCommand(['serve'])).toEqual({ command: 'serve', port: 8010, host: '127.0.0.1', tickMs: 10, windows: 1, schedule: null, seed: 1, degradeProbability: 0.01, metrics: true, maxAgeMs: 0, stateFile: null, snapshotMs: 1000 })
     expect(parseCommand(['serve', '--port', '0', '--host', '::1', '--tick-ms', '5', '--windows', '1000', '--schedule', '20,50', '--seed', '3', '--metrics', 'on', '--max-age-ms', '250'])).toMatchObject({
       maxAgeMs: 250,
       port: 0,

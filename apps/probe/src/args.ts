@@ -26,7 +26,8 @@ or SIGTERM.
 
   --port N             port (default 8010; 0 picks a free one)
   --host H             address to listen on (default 127.0.0.1)
-  --tick-ms N          milliseconds between ticks (default 10)
+  --tick-ms N          milliseconds between ticks (default 10; 0 ticks as fast as it can,
+                       in batches that yield to I/O)
   --windows N          windows to simulate (default 1)
   --schedule LIST      degrade every window at these ticks of each 100-tick period
                        (default: at random, --degrade-prob per tick)
@@ -34,6 +35,10 @@ or SIGTERM.
   --degrade-prob P     probability of a degradation per tick and window (default 0.01)
   --metrics on|off     the AURIS_METRICS_EXP flag (default on; off serves 503)
   --max-age-ms N       serve a render up to N ms old to concurrent scrapes (default 0: always fresh)
+  --state-file PATH    restore the windows from PATH at start (a missing, truncated or edited
+                       file is reported and the probe starts fresh), and snapshot them there
+                       every --snapshot-ms and on exit, atomically
+  --snapshot-ms N      snapshot period with --state-file (default 1000)
 
 The probe sets AURIS_STABILITY_HOOK, AURIS_HYSTERESIS and AURIS_METRICS_EXP
 for itself, as the reference probe does.
@@ -63,6 +68,8 @@ export interface ServeOptions {
   degradeProbability: number
   metrics: boolean
   maxAgeMs: number
+  stateFile: string | null
+  snapshotMs: number
 }
 
 export type ProbeCommand = RunOptions | ServeOptions | { command: 'help' }
@@ -122,6 +129,8 @@ export function parseCommand(argv: readonly string[]): ProbeCommand {
         host: { type: 'string' },
         'tick-ms': { type: 'string' },
         'max-age-ms': { type: 'string' },
+        'state-file': { type: 'string' },
+        'snapshot-ms': { type: 'string' },
       },
     })
   } catch (error) {
@@ -133,7 +142,7 @@ export function parseCommand(argv: readonly string[]): ProbeCommand {
   if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`)
   const str = (name: string): string | undefined => v[name] as string | undefined
   if (command === 'run') {
-    for (const name of ['port', 'host', 'tick-ms', 'max-age-ms']) if (v[name] !== undefined) throw new UsageError(`--${name} is an option of serve`)
+    for (const name of ['port', 'host', 'tick-ms', 'max-age-ms', 'state-file', 'snapshot-ms']) if (v[name] !== undefined) throw new UsageError(`--${name} is an option of serve`)
     const seed = str('seed') === undefined ? undefined : integer('seed', str('seed'), 0, 0, 2 ** 32 - 1)
     const scenario: ScenarioOptions = {
       ...REFERENCE_SCENARIO,
@@ -158,13 +167,15 @@ export function parseCommand(argv: readonly string[]): ProbeCommand {
       command: 'serve',
       port: integer('port', str('port'), 8010, 0, 65_535),
       host: str('host') ?? '127.0.0.1',
-      tickMs: integer('tick-ms', str('tick-ms'), 10, 1, 60_000),
+      tickMs: integer('tick-ms', str('tick-ms'), 10, 0, 60_000),
       windows: integer('windows', str('windows'), 1, 1, 100_000),
       schedule: schedule(str('schedule')),
       seed: integer('seed', str('seed'), 1, 0, 2 ** 32 - 1),
       degradeProbability: probability(str('degrade-prob'), 0.01),
       metrics: onOff(str('metrics')),
       maxAgeMs: integer('max-age-ms', str('max-age-ms'), 0, 0, 3_600_000),
+      stateFile: str('state-file') ?? null,
+      snapshotMs: integer('snapshot-ms', str('snapshot-ms'), 1000, 10, 3_600_000),
     }
   }
   throw new UsageError(`unknown command ${JSON.stringify(command)} (run or serve)`)

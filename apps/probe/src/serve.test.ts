@@ -1,8 +1,11 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ServeOptions } from './args.js'
 import { startProbeServer, type ProbeServer, type ProbeState } from './serve.js'
 
-const OPTIONS: ServeOptions = { command: 'serve', port: 0, host: '127.0.0.1', tickMs: 5, windows: 2, schedule: [1, 2], seed: 1, degradeProbability: 0, metrics: true, maxAgeMs: 0 }
+const OPTIONS: ServeOptions = { command: 'serve', port: 0, host: '127.0.0.1', tickMs: 5, windows: 2, schedule: [1, 2], seed: 1, degradeProbability: 0, metrics: true, maxAgeMs: 0, stateFile: null, snapshotMs: 1000 }
 
 describe('probe serve', () => {
   let server: ProbeServer | undefined
@@ -36,6 +39,48 @@ describe('probe serve', () => {
     process.env.AURIS_METRICS_EXP = 'off'
     server = await startProbeServer({ ...OPTIONS, metrics: false, schedule: null, degradeProbability: 0.5 })
     expect((await fetch(`${server.url}/metrics/exp`)).status).toBe(503)
+  })
+
+  it('ticks at full speed, pauses on request, and reports the event-loop delay', async () => {
+    process.env.AURIS_METRICS_EXP = 'on'
+    server = await startProbeServer({ ...OPTIONS, tickMs: 0, schedule: null, degradeProbability: 0.01 })
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const paused = (await (await fetch(`${server.url}/probe/pause`, { method: 'POST' })).json()) as ProbeState
+    expect(paused.paused).toBe(true)
+    expect(paused.ticks).toBeGreaterThan(1000)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const later = (await (await fetch(`${server.url}/probe/state`)).json()) as ProbeState
+    expect(later.ticks).toBe(paused.ticks)
+    expect(later.eventLoopDelayMs.p99).toBeGreaterThan(0)
+    const text = await (await fetch(`${server.url}/metrics/exp`)).text()
+    const counted = [...text.matchAll(/^atlas_degradation_count_total\{window_id="[^"]+"\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0)
+    expect(counted).toBe(later.injected.total)
+  })
+
+  it('restores its windows from a state file, and starts fresh from a bad one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'auris-probe-state-'))
+    const stateFile = join(dir, 'state.json')
+    try {
+      const lines: string[] = []
+      server = await startProbeServer({ ...OPTIONS, stateFile, snapshotMs: 20 }, (l) => lines.push(l))
+      expect(lines[0]).toMatch(/starting fresh: snapshot file .* does not exist/)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      await server.close()
+      const again: string[] = []
+      server = await startProbeServer({ ...OPTIONS, stateFile }, (l) => again.push(l))
+      expect(again[0]).toMatch(/restored 2 window\(s\) from/)
+      const state = (await (await fetch(`${server.url}/probe/state`)).json()) as ProbeState
+      expect(state.global.totalDegradations).toBeGreaterThanOrEqual(2)
+      await server.close()
+      writeFileSync(stateFile, '{"format":"auris.snapshot-file"')
+      const fresh: string[] = []
+      server = await startProbeServer({ ...OPTIONS, stateFile }, (l) => fresh.push(l))
+      expect(fresh[0]).toMatch(/starting fresh: snapshot file .* is not valid JSON/)
+      await server.close()
+      server = undefined
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('closes once, however often asked', async () => {

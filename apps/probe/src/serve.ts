@@ -5,6 +5,8 @@ import { setupPrometheusMetrics } from '@auris/prom-exporter/setup'
 import { StabilityWindows, type StabilityWindow } from '@auris/stability-core'
 import { Hono } from 'hono'
 import type { AddressInfo } from 'node:net'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { restoreWindowsFile, writeSnapshotFile } from '@auris/stability-core/node'
 import type { ServeOptions } from './args.js'
 import { seededRandom } from './random.js'
 import { REFERENCE_SCENARIO, SimulatedFabCore, windowId } from './simulation.js'
@@ -20,6 +22,10 @@ export interface ProbeServer {
 /** The probe's own view of the simulation, for comparison with what Prometheus scraped. */
 export interface ProbeState {
   ticks: number
+  /** Whether ticking was paused (POST /probe/pause). */
+  paused: boolean
+  /** Event-loop delay since start, in ms (Node's monitorEventLoopDelay). */
+  eventLoopDelayMs: { p50: number; p99: number; max: number }
   windows: number
   /** Degradations injected into each window so far (global first). */
   injected: { global: number; total: number }
@@ -30,7 +36,10 @@ export interface ProbeState {
 export interface Simulation {
   readonly exporter: StabilityExporter
   state(): ProbeState
-  stop(): void
+  /** Stops ticking, keeps serving: the counters then stand still for an exact comparison. */
+  pause(): void
+  /** Stops ticking and writes the last snapshot (with a state file). */
+  stop(): Promise<void>
 }
 
 /**
@@ -38,18 +47,35 @@ export interface Simulation {
  * exported in pull mode. Shared by `serve` and the HTTP benchmark's bare
  * node:http baseline, so both carry the same load.
  */
-export async function startSimulation(options: Pick<ServeOptions, 'windows' | 'tickMs' | 'schedule' | 'seed' | 'degradeProbability'>): Promise<Simulation> {
-  const registry = new StabilityWindows({ maxWindows: Math.max(options.windows, 1), tracker: { minStableTicks: REFERENCE_SCENARIO.minStableTicks, emaDecay: REFERENCE_SCENARIO.emaDecay } })
+export async function startSimulation(
+  options: Pick<ServeOptions, 'windows' | 'tickMs' | 'schedule' | 'seed' | 'degradeProbability'> & Partial<Pick<ServeOptions, 'stateFile' | 'snapshotMs'>>,
+  log: (line: string) => void = () => undefined,
+): Promise<Simulation> {
+  const config = { maxWindows: Math.max(options.windows, 1), tracker: { minStableTicks: REFERENCE_SCENARIO.minStableTicks, emaDecay: REFERENCE_SCENARIO.emaDecay } }
+  let registry = new StabilityWindows(config)
+  const stateFile = options.stateFile ?? null
+  if (stateFile !== null) {
+    const restored = await restoreWindowsFile(stateFile, { maxWindows: config.maxWindows, fresh: config })
+    registry = restored.windows
+    log(
+      restored.restored
+        ? `auris-probe: restored ${String(registry.size)} window(s) from ${stateFile}`
+        : `auris-probe: starting fresh: ${restored.problem ?? 'no snapshot'}`,
+    )
+  }
   const exporter = await setupPrometheusMetrics({ env: { AURIS_METRICS_EXP: 'on' }, maxWindows: options.windows })
   if (exporter === null) throw new Error('unreachable: the exporter is set up with the flag on')
-  exporter.track(registry)
+  const untrack = exporter.track(registry)
 
   const cores = Array.from({ length: options.windows }, () => new SimulatedFabCore(REFERENCE_SCENARIO))
   const handles = cores.map((_core, i) => registry.acquire(windowId(i)) as StabilityWindow)
   const random = seededRandom(options.seed)
   const periodic = options.schedule === null ? null : new Set(options.schedule)
   const injected = new Uint32Array(options.windows)
+  const delay = monitorEventLoopDelay({ resolution: 10 })
+  delay.enable()
   let ticks = 0
+  let running = true
   const step = (): void => {
     ticks++
     for (let i = 0; i < cores.length; i++) {
@@ -60,7 +86,34 @@ export async function startSimulation(options: Pick<ServeOptions, 'windows' | 't
       ;(handles[i] as StabilityWindow).tick(core.coherenceScore, core.degraded)
     }
   }
-  const timer = setInterval(step, options.tickMs)
+  let timer: ReturnType<typeof setInterval> | undefined
+  if (options.tickMs > 0) timer = setInterval(step, options.tickMs)
+  else {
+    // Full speed: ~1 ms of ticks per batch, then yield so requests are served in between.
+    const batch = (): void => {
+      if (!running) return
+      const until = performance.now() + 1
+      do step()
+      while (performance.now() < until)
+      setImmediate(batch)
+    }
+    setImmediate(batch)
+  }
+  const snapshot = async (): Promise<void> => {
+    if (stateFile !== null) await writeSnapshotFile(stateFile, registry.toJSON())
+  }
+  const snapshots =
+    stateFile === null
+      ? undefined
+      : setInterval(() => {
+          snapshot().catch((error: unknown) => {
+            log(`auris-probe: snapshot failed: ${String(error)}`)
+          })
+        }, options.snapshotMs ?? 1000)
+  const pause = (): void => {
+    running = false
+    clearInterval(timer)
+  }
   return {
     exporter,
     state: () => {
@@ -69,13 +122,20 @@ export async function startSimulation(options: Pick<ServeOptions, 'windows' | 't
       for (const n of injected) total += n
       return {
         ticks,
+        paused: !running,
+        eventLoopDelayMs: { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 },
         windows: registry.size,
         injected: { global: injected[0] ?? 0, total },
         global: { ...global.tracker.getMetrics(), hysteresis: global.hysteresis?.getMetrics() ?? null },
       }
     },
-    stop: () => {
-      clearInterval(timer)
+    pause,
+    stop: async () => {
+      pause()
+      clearInterval(snapshots)
+      delay.disable()
+      untrack()
+      await snapshot()
     },
   }
 }
@@ -85,11 +145,15 @@ export async function startSimulation(options: Pick<ServeOptions, 'windows' | 't
  * `@auris/metrics-http`, with `/probe/state` for the probe's own view.
  */
 export async function startProbeServer(options: ServeOptions, log: (line: string) => void = () => undefined): Promise<ProbeServer> {
-  const simulation = await startSimulation(options)
+  const simulation = await startSimulation(options, log)
   const app = new Hono()
   // The flag is read per request from process.env, which the CLI set for the probe.
   app.route('/metrics/exp', metricsRoutes({ sources: simulation.exporter, maxAgeMs: options.maxAgeMs }))
   app.get('/probe/state', (c) => c.json(simulation.state()))
+  app.post('/probe/pause', (c) => {
+    simulation.pause()
+    return c.json(simulation.state())
+  })
 
   const server: ServerType = await new Promise((resolve) => {
     const s = serveNode({ fetch: app.fetch, port: options.port, hostname: options.host }, () => {
@@ -98,7 +162,8 @@ export async function startProbeServer(options: ServeOptions, log: (line: string
   })
   const port = (server.address() as AddressInfo).port
   const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${String(port)}`
-  log(`auris-probe: serving ${url}/metrics/exp (health: ${url}/metrics/exp/health), ${String(options.windows)} window(s), a tick every ${String(options.tickMs)} ms`)
+  const pace = options.tickMs === 0 ? 'ticking at full speed' : `a tick every ${String(options.tickMs)} ms`
+  log(`auris-probe: serving ${url}/metrics/exp (health: ${url}/metrics/exp/health), ${String(options.windows)} window(s), ${pace}`)
 
   let closing: Promise<void> | null = null
   return {
@@ -106,14 +171,13 @@ export async function startProbeServer(options: ServeOptions, log: (line: string
     port,
     close: () => {
       closing ??= new Promise<void>((resolve, reject) => {
-        simulation.stop()
         server.close((error) => {
           if (error === undefined) resolve()
           else reject(error)
         })
         // Idle keep-alive connections would hold close() open; busy ones finish their request first.
         ;(server as { closeIdleConnections?: () => void }).closeIdleConnections?.()
-      })
+      }).then(() => simulation.stop())
       return closing
     },
   }
