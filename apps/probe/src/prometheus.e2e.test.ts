@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { alertProbes, alertRules } from '@auris/prom-exporter'
 import type { ProbeState } from './serve.js'
-import { eventually, freePort, start, type Child } from './testing/processes.js'
+import { eventually, freePort, start, type Child } from '@auris/test-support'
 
 /**
  * End to end against a real Prometheus (Debian's `prometheus` package):

@@ -171,12 +171,18 @@ export async function startProbeServer(options: ServeOptions, log: (line: string
     port,
     close: () => {
       closing ??= new Promise<void>((resolve, reject) => {
+        // Idle keep-alive connections would hold close() open; busy ones finish their request
+        // first, then go idle and are closed on the next pass.
+        const closeIdle = (): void => {
+          ;(server as { closeIdleConnections?: () => void }).closeIdleConnections?.()
+        }
+        const sweeper = setInterval(closeIdle, 50)
         server.close((error) => {
+          clearInterval(sweeper)
           if (error === undefined) resolve()
           else reject(error)
         })
-        // Idle keep-alive connections would hold close() open; busy ones finish their request first.
-        ;(server as { closeIdleConnections?: () => void }).closeIdleConnections?.()
+        closeIdle()
       }).then(() => simulation.stop())
       return closing
     },

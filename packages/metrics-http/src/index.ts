@@ -6,4 +6,4 @@
  */
 export { checkAuth, type MetricsAuth } from './auth.js'
 export { METRICS_FLAG, metricsRoutes, readMetricsFlag, type MetricsRoutesOptions } from './routes.js'
-export { MixedFormatsError, PROMETHEUS_CONTENT_TYPE, SourceTimeoutError, collect, isMetricsSource, type MetricsSource } from './source.js'
+export { InvalidTextError, MixedFormatsError, PROMETHEUS_CONTENT_TYPE, SourceTimeoutError, collect, isMetricsSource, type MetricsSource } from './source.js'

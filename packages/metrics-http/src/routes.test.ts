@@ -144,6 +144,23 @@ describe('GET /metrics/exp', () => {
     expect(Date.now() - started).toBeLessThan(2000)
   })
 
+  it.each([
+    ['undefined', undefined, 'a value of type undefined'],
+    ['a number', 42, 'a value of type number'],
+    ['an object', {}, 'a value of type object'],
+    ['null', null, 'null'],
+    ['an array', ['a'], 'an array'],
+    ['text with a NUL', 'a 1\u0000\n', 'text with a NUL character'],
+  ])('answers 500 when a source returns %s, and recovers', async (_label, value, what) => {
+    let bad = true
+    const app = mounted({ sources: { contentType: TEXT, metrics: () => (bad ? value : 'ok 1\n') as string } })
+    const res = await app.request('/metrics/exp', {}, ON)
+    expect(res.status).toBe(500)
+    expect(await res.text()).toBe(`metrics source returned ${what}, not exposition text\n`)
+    bad = false
+    expect((await app.request('/metrics/exp', {}, ON)).status).toBe(200)
+  })
+
   it('answers 500 when sources mix formats', async () => {
     const res = await mounted({ sources: [source('a\n'), source('b\n# EOF\n', 'application/openmetrics-text; version=1.0.0; charset=utf-8')] }).request('/metrics/exp', {}, ON)
     expect(res.status).toBe(500)

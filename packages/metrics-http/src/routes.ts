@@ -3,7 +3,7 @@ import { env, getRuntimeKey } from 'hono/adapter'
 import { compress } from 'hono/compress'
 import { routePath } from 'hono/route'
 import { authMiddleware, checkAuth, type Guard, type MetricsAuth } from './auth.js'
-import { MixedFormatsError, SourceTimeoutError, collect, isMetricsSource, type MetricsSource } from './source.js'
+import { InvalidTextError, MixedFormatsError, SourceTimeoutError, collect, isMetricsSource, type MetricsSource } from './source.js'
 
 /** The feature flag the routes read by default. */
 export const METRICS_FLAG = 'AURIS_METRICS_EXP'
@@ -210,7 +210,7 @@ export function metricsRoutes(options: MetricsRoutesOptions): Hono {
     } catch (error) {
       onError(error, c)
       if (error instanceof SourceTimeoutError) return c.text(`${error.message}\n`, 504)
-      if (error instanceof MixedFormatsError) return c.text(`${error.message}\n`, 500)
+      if (error instanceof MixedFormatsError || error instanceof InvalidTextError) return c.text(`${error.message}\n`, 500)
       return c.text('metrics source failed; see the server log\n', 500)
     }
   }

@@ -37,6 +37,31 @@ export class SourceTimeoutError extends Error {
   }
 }
 
+/** Raised when a source answers with something that is not exposition text. */
+export class InvalidTextError extends Error {
+  constructor(what: string) {
+    super(`metrics source returned ${what}, not exposition text`)
+    this.name = 'InvalidTextError'
+  }
+}
+
+/**
+ * Checks what a source returned: text without NUL characters, or bytes.
+ * The exposition itself is not parsed (that would cost more than rendering
+ * it); a NUL is the cheap tell of binary garbage, which would otherwise
+ * reach Prometheus as a failed scrape with no hint of the source.
+ */
+function checkText(value: unknown): void {
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) throw new InvalidTextError('text with a NUL character')
+    return
+  }
+  // Bytes come from metricsBody(), a renderer's own fast path: scanning megabytes of them would
+  // cost a third of the render (measured), for a check the renderer's escaping already makes.
+  if (value instanceof Uint8Array) return
+  throw new InvalidTextError(value === null ? 'null' : Array.isArray(value) ? 'an array' : `a value of type ${typeof value}`)
+}
+
 /** Raised when sources disagree on the format: their texts cannot be concatenated. */
 export class MixedFormatsError extends Error {
   constructor(readonly contentTypes: readonly string[]) {
@@ -104,9 +129,11 @@ export async function collect(sources: readonly MetricsSource[], timeoutMs: numb
   const only = sources.length === 1 ? (sources[0] as MetricsSource) : undefined
   if (only?.metricsBody !== undefined && !contentType.startsWith('application/openmetrics-text')) {
     const body = await within(timeoutMs, attempt(() => (only.metricsBody as () => string | Uint8Array | Promise<string | Uint8Array>).call(only)))
+    checkText(body)
     return { contentType, body }
   }
   const texts = only !== undefined ? [await within(timeoutMs, render(only))] : await within(timeoutMs, Promise.all(sources.map(async (s) => render(s))))
+  for (const text of texts) checkText(text)
   const openMetrics = contentType.startsWith('application/openmetrics-text')
   let body = ''
   for (const text of texts) {

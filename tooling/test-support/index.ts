@@ -20,6 +20,8 @@ export async function freePort(): Promise<number> {
 export interface Child {
   readonly process: ChildProcess
   output(): string
+  /** Resolves with the exit code once the process is gone (null after a signal). */
+  exited(): Promise<number | null>
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
   stop(graceMs?: number): Promise<number | null>
 }
@@ -37,6 +39,7 @@ export function start(command: string, args: readonly string[], options: { cwd?:
   return {
     process: child,
     output: () => output,
+    exited: () => exited,
     stop: async (graceMs = 5000) => {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
       child.kill('SIGTERM')

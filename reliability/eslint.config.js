@@ -1,0 +1,3 @@
+import { node } from '@auris/eslint-config'
+
+export default node(import.meta.dirname)

@@ -1,0 +1,54 @@
+import { StabilityTracker, StabilityWindows } from '@auris/stability-core'
+import { describe, expect, it } from 'vitest'
+import { heapAfterGc, record } from './figures.js'
+
+describe('1. long runs', () => {
+  it('10^7 ticks with a degradation every other tick: no exception, finite metrics, saturated cool-down, bounded heap', () => {
+    let now = 0
+    const tracker = new StabilityTracker({ clock: () => now })
+    const before = heapAfterGc()
+    let peak = before
+    const started = performance.now()
+    for (let i = 0; i < 10_000_000; i++) {
+      now += 1
+      // A degradation every other tick, the last tick being one.
+      tracker.tick(i % 2 === 1 ? 0.2 : 0.9, i % 2 === 1)
+      if ((i & 0xfffff) === 0) peak = Math.max(peak, process.memoryUsage().heapUsed)
+    }
+    const elapsed = performance.now() - started
+    const m = tracker.getMetrics()
+    const after = heapAfterGc()
+    for (const [key, value] of Object.entries(m)) if (typeof value === 'number') expect(Number.isFinite(value), key).toBe(true)
+    expect(m.cooldownRemaining).toBe(tracker.config.cooldownMaxTicks)
+    expect(m.degradationCount).toBeGreaterThanOrEqual(5_000_000)
+    expect(m.stabilityScoreEma).toBe(0)
+    // Events every 2 ms: the trailing hour holds far more instants than the history keeps; bounded, and only overstating.
+    expect(m.degradationEventsPerHour).toBeGreaterThan(0)
+    const growth = after - before
+    expect(growth).toBeLessThan(1024 * 1024)
+    record('long-run', {
+      ticks: 10_000_000,
+      degradations: m.degradationCount,
+      cooldownRemaining: m.cooldownRemaining,
+      heapGrowthBytes: growth,
+      peakHeapGrowthBytes: peak - before,
+      msPerMillionTicks: Math.round(elapsed / 10),
+    })
+  })
+
+  it('a 1,000-window registry through 2·10^6 ticks keeps its memory flat after warm-up', () => {
+    let now = 0
+    const windows = new StabilityWindows({ clock: () => now })
+    const ids = Array.from({ length: 1000 }, (_, i) => `w${String(i)}`)
+    for (let i = 0; i < 100_000; i++) windows.tick(ids[i % 1000] as string, 0.9, i % 3 === 0)
+    const warm = heapAfterGc()
+    for (let i = 0; i < 2_000_000; i++) {
+      now += 1
+      windows.tick(ids[i % 1000] as string, i % 5 === 0 ? 0.3 : 0.9, i % 3 === 0)
+    }
+    const after = heapAfterGc()
+    expect(windows.size).toBe(1000)
+    expect(after - warm).toBeLessThan(20 * 1024 * 1024)
+    record('long-run-registry', { windows: 1000, ticks: 2_000_000, heapGrowthAfterWarmupBytes: after - warm })
+  })
+})
