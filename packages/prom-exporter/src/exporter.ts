@@ -314,10 +314,9 @@ export class StabilityExporter {
    * set on the registry, the whole registry is rendered by prom-client.
    */
   async metrics(): Promise<string> {
-    if (this.registry.contentType !== Registry.PROMETHEUS_CONTENT_TYPE || hasDefaultLabels(this.registry)) return this.registry.metrics()
+    if (!this.rendersItself()) return this.registry.metrics()
     const ours = this.render()
-    if (this.onlyOurFamilies()) return ours
-    const others = this.registry.getMetricsAsArray().filter((m) => !(this.families as unknown[]).includes(m))
+    const others = this.otherMetrics()
     if (others.length === 0) return ours
     const rendered = await Promise.all(others.map((m) => this.registry.getSingleMetricAsString(m.name)))
     return `${ours}\n${rendered.join('\n\n')}\n`
@@ -347,7 +346,7 @@ export class StabilityExporter {
    * `@auris/metrics-http` uses it when this exporter is the only source.
    */
   async metricsBody(): Promise<string | Uint8Array> {
-    if (!this.onlyOurFamilies()) return this.metrics()
+    if (!this.rendersItself() || this.otherMetrics().length > 0) return this.metrics()
     this.write()
     return this.writer.length >= BYTES_FROM ? this.writer.toBytes() : this.writer.toString()
   }
@@ -381,12 +380,17 @@ export class StabilityExporter {
     out.byte(10)
   }
 
-  /** Whether the fast renderer alone gives the whole exposition: classic format, no default labels, only these families on the registry. */
-  private onlyOurFamilies(): boolean {
-    if (this.registry.contentType !== Registry.PROMETHEUS_CONTENT_TYPE || hasDefaultLabels(this.registry)) return false
+  /** Whether the fast renderer can produce these families: the classic format, and no default labels to add. */
+  private rendersItself(): boolean {
+    return this.registry.contentType === Registry.PROMETHEUS_CONTENT_TYPE && !hasDefaultLabels(this.registry)
+  }
+
+  /** The registry's metrics that are not this exporter's families. */
+  private otherMetrics(): ReturnType<Registry["getMetricsAsArray"]> {
     const all = this.registry.getMetricsAsArray()
-    // Checked without a search: the registry holds these families, in registration order, and nothing else.
-    return all.length === this.families.length && all.every((m, i) => m === (this.families[i] as unknown))
+    // The common case, checked without a search: these families, in registration order, and nothing else.
+    if (all.length === this.families.length && all.every((m, i) => m === (this.families[i] as unknown))) return []
+    return all.filter((m) => !(this.families as unknown[]).includes(m))
   }
 
   /**

@@ -177,13 +177,11 @@ export function initHysteresis(s: Float64Array, o: number, initialMode: number):
 }
 
 /**
- * Results of {@link stepHysteresis}: the {@link WINDOW_SWITCH} and
- * {@link WINDOW_OSCILLATION} bits of {@link stepWindow}'s result, so a
- * registry passes them on as they are.
+ * {@link stepHysteresis}' result for a switch within `oscWindow` ticks of
+ * the previous one (a plain switch is 2, no switch 0): the
+ * {@link WINDOW_SWITCH} and {@link WINDOW_OSCILLATION} bits of
+ * {@link stepWindow}'s result, so a registry passes them on as they are.
  */
-export const NO_SWITCH = 0
-export const SWITCHED = 2
-/** A switch within `oscWindow` ticks of the previous one. */
 export const OSCILLATED = 6
 
 /**
