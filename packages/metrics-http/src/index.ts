@@ -4,6 +4,7 @@
  * prom-client `Registry`, an `@auris/prom-exporter` exporter) on Node, Bun,
  * Deno and Cloudflare Workers.
  */
-export { checkAuth, type MetricsAuth } from './auth.js'
+export { MAX_BEARER_TOKEN_LENGTH, checkAuth, type MetricsAuth } from './auth.js'
+export { evaluateReadiness, type ReadinessOptions, type ReadinessReport, type ReadinessStatus, type WindowReadiness } from './readiness.js'
 export { METRICS_FLAG, metricsRoutes, readMetricsFlag, type MetricsRoutesOptions } from './routes.js'
 export { InvalidTextError, MixedFormatsError, PROMETHEUS_CONTENT_TYPE, SourceTimeoutError, collect, isMetricsSource, type MetricsSource } from './source.js'

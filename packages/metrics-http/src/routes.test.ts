@@ -3,6 +3,7 @@ import { StabilityWindows } from '@auris/stability-core'
 import { createStabilityExporter } from '@auris/prom-exporter'
 import { Hono } from 'hono'
 import { Counter, Registry } from 'prom-client'
+import { request as httpRequest } from 'node:http'
 import { gunzipSync } from 'node:zlib'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { metricsRoutes, type MetricsRoutesOptions } from './routes.js'
@@ -194,6 +195,37 @@ describe('maxAgeMs', () => {
     expect((await failing.request('/metrics/exp', {}, ON)).status).toBe(200)
   })
 
+  it('ages the cache with a monotonic clock: a wall clock stepped back an hour does not keep a stale body', async () => {
+    let renders = 0
+    const app = mounted({ sources: { contentType: TEXT, metrics: () => `r ${String(++renders)}\n` }, maxAgeMs: 20 })
+    const realNow = Date.now.bind(Date)
+    const spy = vi.spyOn(Date, 'now')
+    try {
+      spy.mockImplementation(() => realNow())
+      expect(await (await app.request('/metrics/exp', {}, ON)).text()).toBe('r 1\n')
+      // NTP steps the wall clock back one hour; 40 ms of real time pass.
+      spy.mockImplementation(() => realNow() - 3_600_000)
+      await new Promise((resolve) => setTimeout(resolve, 40))
+      expect(await (await app.request('/metrics/exp', {}, ON)).text()).toBe('r 2\n')
+    } finally {
+      spy.mockRestore()
+    }
+  })
+
+  it('takes an injected clock, and serves the cache exactly up to maxAgeMs of it', async () => {
+    let renders = 0
+    let now = 1_000
+    const app = mounted({ sources: { contentType: TEXT, metrics: () => `r ${String(++renders)}\n` }, maxAgeMs: 500, clock: () => now })
+    expect(await (await app.request('/metrics/exp', {}, ON)).text()).toBe('r 1\n')
+    now = 1_500
+    expect(await (await app.request('/metrics/exp', {}, ON)).text()).toBe('r 1\n')
+    now = 1_501
+    expect(await (await app.request('/metrics/exp', {}, ON)).text()).toBe('r 2\n')
+    now = 0
+    expect(await (await app.request('/metrics/exp', {}, ON)).text()).toBe('r 3\n')
+    expect(() => metricsRoutes({ sources: source('a'), clock: 5 as unknown as () => number })).toThrow('metricsRoutes: option "clock" must be a function returning ms')
+  })
+
   it('renders again once the cached body is older than maxAgeMs', async () => {
     let renders = 0
     const app = mounted({ sources: { contentType: TEXT, metrics: () => `r ${String(++renders)}\n` }, maxAgeMs: 20 })
@@ -310,6 +342,7 @@ describe('auth', () => {
 
 describe('options', () => {
   it.each([
+    ['missing sources', {}, /^metricsRoutes: option "sources" is required/],
     ['no sources', { sources: [] }, /at least one source/],
     ['a non-source', { sources: [{}] }, /sources\[0\] is not a metrics source/],
     ['a zero timeout', { sources: source('a'), timeoutMs: 0 }, /"timeoutMs" must be a number in \(0, 600000\]; got 0/],
@@ -340,6 +373,53 @@ describe('a real @hono/node-server', () => {
         })
     })
     server = undefined
+  })
+
+  /** One raw HTTP request, with exactly the headers given (fetch would add Accept-Encoding). */
+  function raw(port: number, method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, method, path, headers }, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (chunk: Buffer) => chunks.push(chunk))
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) })
+        })
+      })
+      req.on('error', reject)
+      req.end()
+    })
+  }
+
+  async function listen(app: Hono): Promise<number> {
+    return new Promise<number>((resolve) => {
+      server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
+        resolve(info.port)
+      })
+    })
+  }
+
+  it('answers HEAD with the Content-Length of GET, for short, long, non-ASCII and byte bodies', async () => {
+    const long = `# HELP x_metric Größe in µs.\n${'x_metric{window_id="ä"} 1\n'.repeat(400)}`
+    const bytes = new TextEncoder().encode(long)
+    const app = new Hono()
+    app.route('/short', metricsRoutes({ sources: source('a 1\n'), enabled: true }))
+    app.route('/long', metricsRoutes({ sources: source(long), enabled: true }))
+    app.route('/bytes', metricsRoutes({ sources: { contentType: TEXT, metrics: () => long, metricsBody: () => bytes }, enabled: true }))
+    app.route('/uncompressed', metricsRoutes({ sources: source(long), enabled: true, compressThreshold: false }))
+    const port = await listen(app)
+    const expected: Record<string, number> = { '/short': 4, '/long': bytes.byteLength, '/bytes': bytes.byteLength, '/uncompressed': bytes.byteLength }
+    for (const path of ['/short', '/short/', '/long', '/long/', '/bytes', '/uncompressed']) {
+      const get = await raw(port, 'GET', path)
+      const head = await raw(port, 'HEAD', path)
+      const length = expected[path.replace(/\/$/, '')] as number
+      expect(get.status, path).toBe(200)
+      expect(get.body.length, path).toBe(length)
+      expect(get.headers['content-length'], path).toBe(String(length))
+      expect(head.status, path).toBe(200)
+      expect(head.headers['content-length'], path).toBe(String(length))
+      expect(head.headers['content-type'], path).toBe(TEXT)
+      expect(head.body.length, path).toBe(0)
+    }
   })
 
   it('serves a scrape over HTTP on an ephemeral port', async () => {

@@ -1,12 +1,14 @@
-import { Hono, type Context } from 'hono'
+import { FEATURE_FLAGS, isFlagOn, monotonicClock } from '@auris/stability-core'
+import { Hono, type Context, type Next } from 'hono'
 import { env, getRuntimeKey } from 'hono/adapter'
 import { compress } from 'hono/compress'
-import { routePath } from 'hono/route'
-import { authMiddleware, checkAuth, type Guard, type MetricsAuth } from './auth.js'
+import { basePath } from 'hono/route'
+import { checkAuth, verifier, type MetricsAuth, type Verify } from './auth.js'
+import { evaluateReadiness, resolveReadiness, type ReadinessOptions } from './readiness.js'
 import { InvalidTextError, MixedFormatsError, SourceTimeoutError, collect, isMetricsSource, type MetricsSource } from './source.js'
 
 /** The feature flag the routes read by default. */
-export const METRICS_FLAG = 'AURIS_METRICS_EXP'
+export const METRICS_FLAG = FEATURE_FLAGS.metrics
 
 /** Options of {@link metricsRoutes}. */
 export interface MetricsRoutesOptions {
@@ -27,8 +29,18 @@ export interface MetricsRoutesOptions {
    * 500 (logged through `onError`) when they are invalid.
    */
   auth?: MetricsAuth | ((c: Context) => MetricsAuth)
-  /** Serve `/health` without credentials even when `auth` is set. Default false. */
+  /**
+   * Serve the probe routes (`/health`, and `/ready` and `/live` when
+   * `readiness` is set) without credentials even when `auth` is set; the
+   * metrics stay behind `auth` wherever the routes are mounted. Default false.
+   */
   publicHealth?: boolean
+  /**
+   * Add `GET /ready` (200 or 503 from the stability state of the windows,
+   * with per-window detail and `Retry-After` when refusing) and `GET /live`
+   * (always 200: it never depends on stability). Default: off.
+   */
+  readiness?: ReadinessOptions
   /** Longest a scrape may wait for the sources before a 504, in ms. Default 5000 (Prometheus' own scrape timeout is 10 s). */
   timeoutMs?: number
   /**
@@ -47,12 +59,19 @@ export interface MetricsRoutesOptions {
    * twice).
    */
   maxAgeMs?: number
+  /**
+   * The clock `maxAgeMs` is measured with, in ms. Default `performance.now()`
+   * (monotonic): a wall clock stepped back would keep a stale body for as
+   * long as the step.
+   */
+  clock?: () => number
   /** Told about every failed scrape (the response itself says only that the source failed). Default: `console.error`, one line. */
   onError?: (error: unknown, c: Context) => void
 }
 
 const DISABLED_DETAIL = `Metrics disabled (set ${METRICS_FLAG}=on to enable)`
-const ON = new Set(['on', 'true', '1'])
+/** The only methods the routes answer; the others get 405 with this list. */
+const ALLOW = 'GET, HEAD'
 
 /** The flag's raw value for this request: Worker bindings first, then the runtime environment. */
 export function readMetricsFlag(c: Context): string | undefined {
@@ -70,10 +89,6 @@ export function readMetricsFlag(c: Context): string | undefined {
   return typeof value === 'string' ? value : undefined
 }
 
-function flagOn(value: string | undefined): boolean {
-  return value !== undefined && ON.has(value.trim().toLowerCase())
-}
-
 const encoder = new TextEncoder()
 
 function utf8Length(text: string): number {
@@ -83,6 +98,27 @@ function utf8Length(text: string): number {
 function defaultOnError(error: unknown): void {
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
   console.error(`[auris] metrics scrape failed: ${message.split('\n')[0] ?? ''}`)
+}
+
+type RouteName = 'metrics' | 'health' | 'ready' | 'live'
+
+/**
+ * Which of the routes a request is for, from its path relative to where the
+ * routes are mounted (`basePath`), one trailing slash allowed. Deciding on
+ * the relative path, never on a suffix of the full one, is what keeps
+ * routes mounted at `/ops/health` from looking like the health route.
+ */
+function routeOf(c: Context, probes: boolean): RouteName | undefined {
+  const base = basePath(c)
+  const path = c.req.path
+  if (!path.startsWith(base)) return undefined
+  let rest = base === '/' ? path : path.slice(base.length)
+  if (rest.endsWith('/')) rest = rest.slice(0, -1)
+  if (rest === '') return 'metrics'
+  if (rest === '/health') return 'health'
+  if (probes && rest === '/ready') return 'ready'
+  if (probes && rest === '/live') return 'live'
+  return undefined
 }
 
 /**
@@ -95,6 +131,9 @@ function defaultOnError(error: unknown): void {
  *   500 (a source failed) or 504 (a source took longer than `timeoutMs`)
  *   with a one-line message and no stack; the next scrape works again.
  * - `GET /health`: `{ status, feature_flag, flag_value, endpoint }`.
+ * - with `readiness`: `GET /ready` (200 `ready`/`degraded` or 503
+ *   `unready` with `Retry-After`) and `GET /live` (always 200).
+ * - any other method on these paths: 405 with `Allow: GET, HEAD`.
  *
  * Runs wherever Hono runs (Node, Bun, Deno, Cloudflare Workers): no
  * `node:` import, no prom-client import.
@@ -109,6 +148,7 @@ function defaultOnError(error: unknown): void {
 export function metricsRoutes(options: MetricsRoutesOptions): Hono {
   const raw: unknown = options
   if (typeof raw !== 'object' || raw === null) throw new RangeError('metricsRoutes: options must be an object with "sources"')
+  if ((options.sources as unknown) === undefined) throw new RangeError('metricsRoutes: option "sources" is required: a metrics source (an object with "contentType" and "metrics()") or an array of them')
   const sources = Array.isArray(options.sources) ? [...(options.sources as readonly MetricsSource[])] : [options.sources as MetricsSource]
   if (sources.length === 0) throw new RangeError('metricsRoutes: option "sources" must hold at least one source')
   for (const [i, source] of sources.entries()) {
@@ -133,48 +173,51 @@ export function metricsRoutes(options: MetricsRoutesOptions): Hono {
   const authOption: unknown = options.auth
   const auth = authOption === undefined || typeof authOption === 'function' ? undefined : checkAuth(authOption)
   const onError = options.onError ?? defaultOnError
+  const clock = options.clock ?? monotonicClock
+  if (typeof clock !== 'function') throw new RangeError('metricsRoutes: option "clock" must be a function returning ms')
+  const readiness = options.readiness === undefined ? undefined : resolveReadiness(options.readiness)
+  const publicProbes = options.publicHealth === true
 
   const isEnabled = (c: Context): boolean => {
     if (typeof enabledOption === 'boolean') return enabledOption
     if (typeof enabledOption === 'function') return enabledOption(c)
-    return flagOn(readMetricsFlag(c))
+    return isFlagOn(readMetricsFlag(c))
+  }
+
+  /** The credential check of a guarded route: `undefined` lets the request on. */
+  let verify: Verify = () => Promise.resolve(undefined)
+  if (authOption !== undefined) {
+    const staticVerify = auth === undefined ? undefined : verifier(auth)
+    // Checks built from per-request credentials, kept while the credentials stay the same.
+    let lastKey = ''
+    let lastVerify: Verify | undefined
+    const verifyFor = (c: Context): Verify => {
+      if (staticVerify !== undefined) return staticVerify
+      const resolved = checkAuth((authOption as (c: Context) => MetricsAuth)(c))
+      const key = JSON.stringify(resolved)
+      if (lastVerify === undefined || key !== lastKey) {
+        lastKey = key
+        lastVerify = verifier(resolved)
+      }
+      return lastVerify
+    }
+    verify = (c) => {
+      let check: Verify
+      try {
+        check = verifyFor(c)
+      } catch (error) {
+        onError(error, c)
+        return Promise.resolve(c.text('metrics auth is misconfigured; see the server log\n', 500))
+      }
+      return check(c)
+    }
   }
 
   const app = new Hono()
-  if (authOption !== undefined) {
-    const staticGuard = auth === undefined ? undefined : authMiddleware(auth)
-    // Guards built from per-request credentials, kept while the credentials stay the same.
-    let lastKey = ''
-    let lastGuard: Guard | undefined
-    const guardFor = (c: Context): Guard => {
-      if (staticGuard !== undefined) return staticGuard
-      const resolved = checkAuth((authOption as (c: Context) => MetricsAuth)(c))
-      const key = JSON.stringify(resolved)
-      if (lastGuard === undefined || key !== lastKey) {
-        lastKey = key
-        lastGuard = authMiddleware(resolved)
-      }
-      return lastGuard
-    }
-    app.use('*', async (c: Context, next) => {
-      if (options.publicHealth === true && c.req.path.endsWith('/health')) {
-        await next()
-        return undefined
-      }
-      let guard: Guard
-      try {
-        guard = guardFor(c)
-      } catch (error) {
-        onError(error, c)
-        return c.text('metrics auth is misconfigured; see the server log\n', 500)
-      }
-      return guard(c, next)
-    })
-  }
   // workerd compresses responses itself according to Content-Encoding (the body must be left
   // uncompressed): compressing here would encode the body twice.
   if (threshold !== false && getRuntimeKey() !== 'workerd') {
-    const gzip = compress({ threshold }) as unknown as Guard
+    const gzip = compress({ threshold }) as unknown as (c: Context, next: Next) => Promise<Response | undefined>
     // Only scrapers that accept an encoding go through the compress middleware: it inspects the
     // response in a way that turns @hono/node-server's lightweight Response into a full one,
     // which costs more than the rest of the route (measured: 4.7 times fewer requests per second).
@@ -185,8 +228,9 @@ export function metricsRoutes(options: MetricsRoutesOptions): Hono {
   /** The sources' exposition, rendered anew unless a render younger than maxAgeMs exists (or is in flight). */
   const exposition = (): Promise<{ contentType: string; body: string | Uint8Array }> => {
     if (maxAgeMs === 0) return collect(sources, timeoutMs)
-    const now = Date.now()
-    if (cached !== undefined && now - cached.at <= maxAgeMs) return cached.result
+    const now = clock()
+    // A clock that went backwards (an injected wall clock) makes the cache stale, never younger.
+    if (cached !== undefined && now >= cached.at && now - cached.at <= maxAgeMs) return cached.result
     const entry = { at: now, result: collect(sources, timeoutMs) }
     cached = entry
     // A failure is never served from the cache.
@@ -204,7 +248,9 @@ export function metricsRoutes(options: MetricsRoutesOptions): Hono {
       const headers: Record<string, string> = { 'Content-Type': contentType }
       // A short body gets its length, which is what tells the compress middleware to leave it alone;
       // a long one skips measuring (it would mean encoding megabytes twice).
-      const length = typeof body === 'string' ? (threshold !== false && body.length < threshold ? utf8Length(body) : undefined) : body.byteLength
+      // HEAD always gets the length GET's body has: there is no body to measure it by.
+      const measure = typeof body === 'string' && (c.req.method === 'HEAD' || (threshold !== false && body.length < threshold))
+      const length = typeof body === 'string' ? (measure ? utf8Length(body) : undefined) : body.byteLength
       if (length !== undefined) headers['Content-Length'] = String(length)
       return c.body(typeof body === 'string' ? body : (body as Uint8Array<ArrayBuffer>), 200, headers)
     } catch (error) {
@@ -214,26 +260,43 @@ export function metricsRoutes(options: MetricsRoutesOptions): Hono {
       return c.text('metrics source failed; see the server log\n', 500)
     }
   }
-  // The mount path with a trailing slash (`/metrics/exp/`): mounting merges `/` into the bare path,
-  // so it is matched here, through the sub-app's catch-all middleware.
-  app.use('*', (c: Context, next) => {
-    const path = c.req.path
-    if (path.length > 1 && path.endsWith('/') && (c.req.method === 'GET' || c.req.method === 'HEAD') && path === `${routePath(c).replace(/\/?\*$/, '')}/`) {
-      return serve(c)
-    }
-    return next()
-  })
-  app.get('/', serve)
-  app.get('/health', (c) => {
+  const health = (c: Context): Response => {
     c.header('Cache-Control', 'no-store')
     const enabled = isEnabled(c)
-    const path = c.req.path.replace(/\/health$/, '')
     return c.json({
       status: enabled ? 'enabled' : 'disabled',
       feature_flag: METRICS_FLAG,
       flag_value: readMetricsFlag(c) ?? null,
-      endpoint: enabled ? (path === '' ? '/' : path) : null,
+      endpoint: enabled ? basePath(c) : null,
     })
+  }
+  const ready = (c: Context): Response => {
+    c.header('Cache-Control', 'no-store')
+    const report = evaluateReadiness(readiness as NonNullable<typeof readiness>)
+    if (report.retryAfterSeconds !== null) c.header('Retry-After', String(report.retryAfterSeconds))
+    return c.json({ status: report.status, windows: report.windows }, report.httpStatus)
+  }
+  const live = (c: Context): Response => {
+    c.header('Cache-Control', 'no-store')
+    return c.json({ status: 'alive' })
+  }
+  const handlers: Record<RouteName, (c: Context) => Response | Promise<Response>> = { metrics: serve, health, ready, live }
+
+  // One dispatcher for every route: which route a request is for is decided once, from the path
+  // below the mount, and that decides whether credentials are needed (only the probe routes may be
+  // public) and which methods are allowed. Routes registered per path would not see the mount
+  // path's trailing slash (mounting merges '/' into the bare path) and could not answer 405.
+  app.use('*', async (c: Context, next) => {
+    const route = routeOf(c, readiness !== undefined)
+    if (route === undefined) return next()
+    if (route === 'metrics' || !publicProbes) {
+      const refused = await verify(c)
+      if (refused !== undefined) return refused
+    }
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+      return c.text('Method Not Allowed\n', 405, { Allow: ALLOW, 'Cache-Control': 'no-store' })
+    }
+    return handlers[route](c)
   })
   return app
 }
