@@ -19,6 +19,8 @@ beforeAll(async () => {
   const app = new Hono()
   app.route('/metrics/exp', metricsRoutes({ sources: exporter, enabled: true, auth: { bearerToken: TOKEN } }))
   app.route('/basic', metricsRoutes({ sources: exporter, enabled: true, auth: { username: 'prometheus', password: TOKEN } }))
+  // Mounted where the path ends in /health, probe routes public: the metrics must still need the token.
+  app.route('/ops/health', metricsRoutes({ sources: exporter, enabled: true, auth: { bearerToken: TOKEN }, publicHealth: true, readiness: { windows, tickMs: 100 } }))
   const port = await freePort()
   server = await new Promise<ServerType>((resolve) => {
     const s = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () => {
@@ -60,6 +62,31 @@ describe('9. access', () => {
     const basic = await fetch(`${url}/basic`, { headers: { Authorization: `Basic ${Buffer.from('prometheus:nope').toString('base64')}` } })
     expect(basic.status).toBe(401)
     const ok = await fetch(`${url}/metrics/exp`, { headers: { Authorization: `Bearer ${TOKEN}` } })
+    expect(ok.status).toBe(200)
+    expect(await ok.text()).toContain('atlas_degradation_count_total{window_id="global"} 1')
+  })
+
+  it('serves no metrics byte without credentials on any path or method, over HTTP, wherever the routes are mounted', async () => {
+    const metricsPaths = ['/metrics/exp', '/metrics/exp/', '/basic', '/basic/', '/ops/health', '/ops/health/', '/ops/health//', '/OPS/HEALTH', '/ops/health/%2E', '/ops/health/health/..']
+    const probes = ['/ops/health/health', '/ops/health/health/', '/ops/health/ready', '/ops/health/live']
+    const methods = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']
+    let requests = 0
+    for (const path of [...metricsPaths, ...probes, '/metrics/exp/health', '/basic/health']) {
+      for (const method of methods) {
+        for (const header of [undefined, 'Bearer ', `Bearer ${TOKEN.slice(1)}`, 'Basic cHJvbWV0aGV1czo=']) {
+          const res = await fetch(`${url}${path}`, { method, ...(header === undefined ? {} : { headers: { Authorization: header } }) })
+          const body = await res.text()
+          requests++
+          expect(body, `${method} ${path}`).not.toContain('atlas_')
+          expect(res.headers.get('content-type') ?? '', `${method} ${path}`).not.toContain('version=0.0.4')
+          const publicProbe = probes.includes(path)
+          if (!publicProbe && res.status !== 404) expect(res.status, `${method} ${path}`).toBe(401)
+          if (publicProbe) expect(res.status, `${method} ${path}`).toBe(method === 'GET' || method === 'HEAD' ? 200 : 405)
+        }
+      }
+    }
+    expect(requests).toBe(16 * 7 * 4)
+    const ok = await fetch(`${url}/ops/health`, { headers: { Authorization: `Bearer ${TOKEN}` } })
     expect(ok.status).toBe(200)
     expect(await ok.text()).toContain('atlas_degradation_count_total{window_id="global"} 1')
   })

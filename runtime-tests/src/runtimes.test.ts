@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
 
 /**
  * Each runtime starts the fixture server (the same code the metrics-http
@@ -34,12 +35,14 @@ async function freePort(): Promise<number> {
 
 interface Running {
   url: string
+  /** What the process printed so far (start-up messages). */
+  output(): string
   stop(): Promise<void>
 }
 
 /** Starts `command`, then waits for `url` to answer; fails with the process output when it does not. */
 async function launch(command: string, args: string[], env: Record<string, string>, url: string, cwd = root): Promise<Running> {
-  const child: ChildProcess = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child: ChildProcess = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()))
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()))
@@ -65,6 +68,7 @@ async function launch(command: string, args: string[], env: Record<string, strin
   }
   return {
     url,
+    output: () => output,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM')
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
@@ -74,12 +78,26 @@ async function launch(command: string, args: string[], env: Record<string, strin
   }
 }
 
-type Start = (flag: 'on' | 'off') => Promise<Running>
+/** The optional environment of the examples: the flag and the token, each set or not. */
+interface Setup {
+  flag: 'on' | 'off' | undefined
+  token: string | undefined
+}
+type Start = (setup: Setup) => Promise<Running>
+
+/** The environment without the variables a setup leaves unset (the parent's may have them). */
+function environment(setup: Setup, extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined && key !== 'AURIS_METRICS_EXP' && key !== 'METRICS_TOKEN') env[key] = value
+  if (setup.flag !== undefined) env.AURIS_METRICS_EXP = setup.flag
+  if (setup.token !== undefined) env.METRICS_TOKEN = setup.token
+  return { ...env, ...extra }
+}
 
 function runtimeProcess(command: string, args: string[], cwd?: string): Start {
-  return async (flag) => {
+  return async (setup) => {
     const port = await freePort()
-    return launch(command, args, { PORT: String(port), AURIS_METRICS_EXP: flag, METRICS_TOKEN: TOKEN }, `http://127.0.0.1:${String(port)}`, cwd)
+    return launch(command, args, environment(setup, { PORT: String(port) }), `http://127.0.0.1:${String(port)}`, cwd)
   }
 }
 
@@ -102,7 +120,7 @@ function spawnSyncChecked(command: string, args: string[], cwd: string): string 
   return output
 }
 
-const workerd: Start = async (flag) => {
+const workerd: Start = async (setup) => {
   const dir = bundleWorker()
   // Loaded from the runtimes install (not a workspace dependency), so typed by hand.
   const { Miniflare } = (await import(join(runtimes, 'miniflare', 'dist', 'src', 'index.js'))) as {
@@ -116,12 +134,12 @@ const workerd: Start = async (flag) => {
     scriptPath: join(dir, main),
     compatibilityDate: '2026-04-01',
     compatibilityFlags: ['nodejs_compat'],
-    bindings: { AURIS_METRICS_EXP: flag, METRICS_TOKEN: TOKEN },
+    bindings: { ...(setup.flag === undefined ? {} : { AURIS_METRICS_EXP: setup.flag }), ...(setup.token === undefined ? {} : { METRICS_TOKEN: setup.token }) },
     host: '127.0.0.1',
     port,
   })
   const url = (await mf.ready).toString().replace(/\/$/, '')
-  return { url, stop: () => mf.dispose() }
+  return { url, output: () => '', stop: () => mf.dispose() }
 }
 
 const RUNTIMES: [string, Start][] = [
@@ -140,9 +158,14 @@ afterAll(() => {
   console.log(`runtime throughput:\n${lines.join('\n')}`)
 })
 
+const STARTUP_NO_TOKEN = 'METRICS_TOKEN is not set: /private/metrics is not served'
+const STARTUP_FLAG_OFF = 'AURIS_METRICS_EXP is not on: /metrics/exp answers 503 until it is'
+
 describe.each(RUNTIMES)('%s', (name, start) => {
-  it('serves the exposition, the health report and the auth path with the flag on', async () => {
-    const server = await start('on')
+  const isWorker = name.startsWith('Cloudflare')
+
+  it('serves the exposition, the health report and the auth path with the flag on and the token set', async () => {
+    const server = await start({ flag: 'on', token: TOKEN })
     try {
       const res = await fetch(`${server.url}/metrics/exp`)
       expect(res.status).toBe(200)
@@ -162,6 +185,14 @@ describe.each(RUNTIMES)('%s', (name, start) => {
       }
       const health = await (await fetch(`${server.url}/metrics/exp/health`)).json()
       expect(health).toEqual({ status: 'enabled', feature_flag: 'AURIS_METRICS_EXP', flag_value: 'on', endpoint: '/metrics/exp' })
+      const head = await fetch(`${server.url}/metrics/exp`, { method: 'HEAD', headers: { 'Accept-Encoding': 'identity' } })
+      expect(head.status).toBe(200)
+      const get = await fetch(`${server.url}/metrics/exp`, { headers: { 'Accept-Encoding': 'identity' } })
+      expect(head.headers.get('content-length')).toBe(get.headers.get('content-length'))
+      expect(head.headers.get('content-length')).toBe(String(Buffer.byteLength(await get.text())))
+      const post = await fetch(`${server.url}/metrics/exp`, { method: 'POST' })
+      expect(post.status).toBe(405)
+      expect(post.headers.get('allow')).toBe('GET, HEAD')
 
       const refused = await fetch(`${server.url}/private/metrics`)
       expect(refused.status).toBe(401)
@@ -172,6 +203,8 @@ describe.each(RUNTIMES)('%s', (name, start) => {
       const allowed = await fetch(`${server.url}/private/metrics`, { headers: { Authorization: `Bearer ${TOKEN}` } })
       expect(allowed.status).toBe(200)
       expect(await allowed.text()).toContain('atlas_degradation_count_total{window_id="global"} 2')
+      expect(server.output()).not.toContain(STARTUP_NO_TOKEN)
+      expect(server.output()).not.toContain(STARTUP_FLAG_OFF)
 
       // Informative: sequential scrapes per second from one client.
       const until = Date.now() + 1000
@@ -186,26 +219,90 @@ describe.each(RUNTIMES)('%s', (name, start) => {
     }
   }, 120_000)
 
-  it('answers 503 with the flag named while the flag is off', async () => {
-    const server = await start('off')
+  it('starts without the token: says so and serves no private metrics, the public route still works', async () => {
+    const server = await start({ flag: 'on', token: undefined })
     try {
-      const res = await fetch(`${server.url}/metrics/exp`)
-      expect(res.status).toBe(503)
-      expect(await res.json()).toEqual({ detail: 'Metrics disabled (set AURIS_METRICS_EXP=on to enable)' })
-      const health = await (await fetch(`${server.url}/metrics/exp/health`)).json()
-      expect(health).toEqual({ status: 'disabled', feature_flag: 'AURIS_METRICS_EXP', flag_value: 'off', endpoint: null })
+      expect((await fetch(`${server.url}/metrics/exp`)).status).toBe(200)
+      const res = await fetch(`${server.url}/private/metrics`, { headers: { Authorization: 'Bearer ' } })
+      const body = await res.text()
+      expect(body).not.toContain('atlas_')
+      if (isWorker) {
+        // Bindings exist only per request: the route answers 500 and logs why.
+        expect(res.status).toBe(500)
+        expect(body).toBe('metrics auth is misconfigured; see the server log\n')
+      } else {
+        expect(res.status).toBe(404)
+        expect(server.output()).toContain(STARTUP_NO_TOKEN)
+      }
     } finally {
       await server.stop()
     }
   }, 120_000)
+
+  for (const flag of ['off', undefined] as const) {
+    it(`answers 503 with the flag named while the flag is ${flag ?? 'unset'} (no token either), and says so at start-up`, async () => {
+      const server = await start({ flag, token: undefined })
+      try {
+        const res = await fetch(`${server.url}/metrics/exp`)
+        expect(res.status).toBe(503)
+        expect(await res.json()).toEqual({ detail: 'Metrics disabled (set AURIS_METRICS_EXP=on to enable)' })
+        const health = await (await fetch(`${server.url}/metrics/exp/health`)).json()
+        expect(health).toEqual({ status: 'disabled', feature_flag: 'AURIS_METRICS_EXP', flag_value: flag ?? null, endpoint: null })
+        if (!isWorker) expect(server.output()).toContain(STARTUP_FLAG_OFF)
+      } finally {
+        await server.stop()
+      }
+    }, 120_000)
+  }
 })
 
-describe('the metrics-http README', () => {
-  it('shows exactly the fixtures the suite runs', () => {
-    const readme = readFileSync(join(root, '..', 'packages', 'metrics-http', 'README.md'), 'utf8')
-    for (const file of ['node.mjs', 'bun.ts', 'deno.ts', 'worker.ts', 'wrangler.toml']) {
-      const code = readFileSync(join(fixtures, file), 'utf8')
-      expect(readme, `README block for fixtures/${file}`).toContain(`<!-- fixture: runtime-tests/fixtures/${file} -->\n\`\`\`${file.endsWith('.toml') ? 'toml' : file.endsWith('.mjs') ? 'js' : 'ts'}\n${code}\`\`\``)
-    }
+describe('the other README examples, on Node', () => {
+  const setups: Setup[] = [
+    { flag: 'on', token: TOKEN },
+    { flag: undefined, token: undefined },
+  ]
+
+  it.each(setups)('usage.mjs prints one scrape of both sources (flag $flag, token $token)', (setup) => {
+    const run = spawnSync(process.execPath, [join(fixtures, 'usage.mjs')], { cwd: root, encoding: 'utf8', env: environment(setup, {}) })
+    expect(run.stderr).toBe('')
+    expect(run.status).toBe(0)
+    const lines = run.stdout.split('\n')
+    expect(lines[0]).toBe(`200 ${TEXT}`)
+    expect(lines).toContain('app_requests_total 1')
+    expect(lines).toContain('atlas_windows 1')
   })
+
+  it.each(setups)('readiness.mjs answers the Kubernetes probes of k8s-probes.yaml (flag $flag, token $token)', async (setup) => {
+    const server = await runtimeProcess(process.execPath, [join(fixtures, 'readiness.mjs')])(setup)
+    try {
+      const spec = parse(readFileSync(join(fixtures, 'k8s-probes.yaml'), 'utf8')) as {
+        ports: { name: string; containerPort: number }[]
+        livenessProbe: { httpGet: { path: string; port: string } }
+        readinessProbe: { httpGet: { path: string; port: string } }
+      }
+      // The probes name the port the server listens on by default.
+      const port = spec.ports.find((p) => p.name === spec.readinessProbe.httpGet.port)
+      expect(port?.containerPort).toBe(8010)
+      expect(spec.livenessProbe.httpGet.port).toBe('http')
+      expect(readFileSync(join(fixtures, 'readiness.mjs'), 'utf8')).toContain('port: Number(process.env.PORT ?? 8010)')
+
+      const live = await fetch(`${server.url}${spec.livenessProbe.httpGet.path}`)
+      expect(live.status).toBe(200)
+      expect(await live.json()).toEqual({ status: 'alive' })
+      // Ready once the loop has reported the window (one tick, 100 ms).
+      const deadline = Date.now() + 10_000
+      let ready = await fetch(`${server.url}${spec.readinessProbe.httpGet.path}`)
+      while (ready.status !== 200 && Date.now() < deadline) {
+        expect(ready.status).toBe(503)
+        await new Promise((r) => setTimeout(r, 50))
+        ready = await fetch(`${server.url}${spec.readinessProbe.httpGet.path}`)
+      }
+      expect(ready.status).toBe(200)
+      const body = (await ready.json()) as { status: string; windows: { window_id: string; status: string; mode: string }[] }
+      expect(body.status).toBe('ready')
+      expect(body.windows.map((w) => [w.window_id, w.status, w.mode])).toEqual([['global', 'ready', 'FAB2']])
+    } finally {
+      await server.stop()
+    }
+  }, 60_000)
 })

@@ -41,7 +41,7 @@ describe('checkAuth', () => {
 
   it('says what is missing when the token is unset or empty', () => {
     expect(() => checkAuth({ bearerToken: undefined })).toThrow('metricsRoutes: option "auth.bearerToken" must be a non-empty string; got undefined (is the environment variable or secret set?)')
-    expect(() => checkAuth({ bearerToken: '' })).toThrow('metricsRoutes: option "auth.bearerToken" must be a non-empty string; got an empty string')
+    expect(() => checkAuth({ bearerToken: '' })).toThrow('metricsRoutes: option "auth.bearerToken" must be a non-empty string; got an empty string (is the environment variable or secret set?)')
     expect(() => checkAuth({ bearerToken: 42 })).toThrow('metricsRoutes: option "auth.bearerToken" must be a non-empty string; got a value of type number')
   })
 

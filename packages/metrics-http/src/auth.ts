@@ -67,7 +67,7 @@ export function checkAuth(auth: unknown): MetricsAuth {
   if ('bearerToken' in a) {
     const token = a.bearerToken
     if (typeof token !== 'string' || token.length === 0) {
-      const got = token === undefined ? 'undefined (is the environment variable or secret set?)' : typeof token === 'string' ? 'an empty string' : `a value of type ${typeof token}`
+      const got = token === undefined ? 'undefined (is the environment variable or secret set?)' : typeof token === 'string' ? 'an empty string (is the environment variable or secret set?)' : `a value of type ${typeof token}`
       throw new RangeError(`metricsRoutes: option "auth.bearerToken" must be a non-empty string; got ${got}`)
     }
     const problem = bearerTokenProblem(token)
