@@ -78,6 +78,12 @@ describe('the metrics-http README', () => {
     }
   })
 
+  it('states the Deno permissions the example runs with', () => {
+    const permissions = /\(run with ((?:--allow-[a-z]+ ?)+)\)/.exec(readFileSync(join(fixtures, 'deno.ts'), 'utf8'))?.[1]
+    expect(permissions).toBe('--allow-net --allow-env --allow-read')
+    expect(readme).toContain(`\`deno run ${permissions as string}\``)
+  })
+
   it('lists in each install line what the example imports, and the peers of those', () => {
     const installs = BLOCKS.filter((b) => b.marker?.startsWith('install: '))
     expect(installs.map((b) => b.marker)).toEqual(['install: @auris/metrics-http', ...EXAMPLES.map((f) => `install: runtime-tests/fixtures/${f}`)])

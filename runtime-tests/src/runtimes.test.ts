@@ -142,12 +142,15 @@ const workerd: Start = async (setup) => {
   return { url, output: () => '', stop: () => mf.dispose() }
 }
 
+/** Exactly the permissions the example states in its first line (and the README repeats): no more. */
+const DENO_PERMISSIONS = (/\(run with ((?:--allow-[a-z]+ ?)+)\)/.exec(readFileSync(join(fixtures, 'deno.ts'), 'utf8'))?.[1] ?? '').trim().split(' ')
+
 const RUNTIMES: [string, Start][] = [
   ['Node 20 (this machine)', runtimeProcess(process.execPath, [join(fixtures, 'node.mjs')])],
   ['Node 22', runtimeProcess(join(runtimes, 'node22', 'bin', 'node'), [join(fixtures, 'node.mjs')])],
   ['Node 24', runtimeProcess(join(runtimes, 'node24', 'bin', 'node'), [join(fixtures, 'node.mjs')])],
   ['Bun 1.4', runtimeProcess(join(runtimes, 'bun', 'bin', 'bun.exe'), ['run', join(fixtures, 'bun.ts')])],
-  ['Deno 2.9', runtimeProcess(join(runtimes, 'deno', 'deno'), ['run', '--allow-net', '--allow-env', '--allow-read', '--allow-sys', join(fixtures, 'deno.ts')])],
+  ['Deno 2.9', runtimeProcess(join(runtimes, 'deno', 'deno'), ['run', ...DENO_PERMISSIONS, join(fixtures, 'deno.ts')])],
   ['Cloudflare workerd (miniflare)', workerd],
 ]
 
