@@ -2,7 +2,7 @@ import { FEATURE_FLAGS, isFlagOn, monotonicClock } from '@auris/stability-core'
 import { Hono, type Context, type Next } from 'hono'
 import { env, getRuntimeKey } from 'hono/adapter'
 import { compress } from 'hono/compress'
-import { basePath } from 'hono/route'
+import { basePath, baseRoutePath } from 'hono/route'
 import { checkAuth, verifier, type MetricsAuth, type Verify } from './auth.js'
 import { evaluateReadiness, resolveReadiness, type ReadinessOptions } from './readiness.js'
 import { InvalidTextError, MixedFormatsError, SourceTimeoutError, collect, isMetricsSource, type MetricsSource } from './source.js'
@@ -109,7 +109,9 @@ type RouteName = 'metrics' | 'health' | 'ready' | 'live'
  * routes mounted at `/ops/health` from looking like the health route.
  */
 function routeOf(c: Context, probes: boolean): RouteName | undefined {
-  const base = basePath(c)
+  const pattern = baseRoutePath(c)
+  // basePath fills in a mount's parameters (`/:tenant/metrics`); a plain mount path is its own base.
+  const base = /[:*]/.test(pattern) ? basePath(c) : pattern
   const path = c.req.path
   if (!path.startsWith(base)) return undefined
   let rest = base === '/' ? path : path.slice(base.length)
