@@ -123,7 +123,7 @@ const CONFIG_KEYS = ['dwellTicks', 'rateLimitTicks', 'oscWindow', 'maxHistory', 
 const OPTION_KEYS = [...CONFIG_KEYS, 'clock', 'strict'] as const
 const MAX_TICKS = 1e12
 const MAX_COUNT = Number.MAX_SAFE_INTEGER
-/** Distinct switch instants kept per rate window; switches are rate-limited, so this is rarely reached. */
+/** Most `[ageMs, count]` pairs a snapshot's rate window may hold (61 buckets; earlier versions kept up to 1024 instants). */
 const RATE_HISTORY = 1024
 
 /** Validates filter options into a config; throws a `RangeError` naming the bad field. */
@@ -225,8 +225,8 @@ export class Hysteresis {
     this.strict = setup.strict
     this.p = setup.params
     this.clock = setup.clock
-    this.switchTimes = new EventWindow(setup.config.rateWindowMs, RATE_HISTORY)
-    this.oscTimes = new EventWindow(setup.config.rateWindowMs, RATE_HISTORY)
+    this.switchTimes = new EventWindow(setup.config.rateWindowMs)
+    this.oscTimes = new EventWindow(setup.config.rateWindowMs)
     this.s = binding?.state ?? new Float64Array(HYSTERESIS_SLOTS)
     this.o = binding?.offset ?? 0
     initHysteresis(this.s, this.o, MODE_TO_NUMERIC[setup.config.initialMode])
@@ -418,10 +418,12 @@ export function readHysteresisSnapshot(snapshot: unknown): ValidatedHysteresisSt
     effectiveMode: mode('effectiveMode'),
     desiredMode: mode('desiredMode'),
     dwellCounter: r.number(s, 'dwellCounter', 'state', 0, MAX_COUNT, true),
-    lastSwitchTick: r.nullableNumber(s, 'lastSwitchTick', 'state', -MAX_COUNT, MAX_COUNT),
-    lastTick: r.nullableNumber(s, 'lastTick', 'state', -MAX_COUNT, MAX_COUNT),
+    // update() accepts any finite tick (a nanosecond clock gives 1.7e18), so a snapshot restores the same range.
+    lastSwitchTick: r.nullableNumber(s, 'lastSwitchTick', 'state', -Number.MAX_VALUE, Number.MAX_VALUE),
+    lastTick: r.nullableNumber(s, 'lastTick', 'state', -Number.MAX_VALUE, Number.MAX_VALUE),
     switchCount,
-    oscCount: r.number(s, 'oscCount', 'state', 0, switchCount, true),
+    // The first switch has no previous one to oscillate with.
+    oscCount: r.number(s, 'oscCount', 'state', 0, Math.max(0, switchCount - 1), true),
     invalidUpdates: r.number(s, 'invalidUpdates', 'state', 0, MAX_COUNT, true),
     switches: r.pairs(s, 'switches', 'state', RATE_HISTORY),
     oscillations: r.pairs(s, 'oscillations', 'state', RATE_HISTORY),
@@ -435,5 +437,23 @@ export function readHysteresisSnapshot(snapshot: unknown): ValidatedHysteresisSt
   if (state.dwellCounter > 0 && state.desiredMode === state.effectiveMode) {
     throw r.fail('state.dwellCounter', 'must be 0 while the desired mode equals the effective one')
   }
+  if (state.lastTick === null && (state.dwellCounter > 0 || state.desiredMode !== state.effectiveMode)) {
+    throw r.fail('state.lastTick', 'is null (no update yet) while the state shows updates')
+  }
+  for (const [key, pairs] of [['switches', state.switches], ['oscillations', state.oscillations]] as const) {
+    if (pairs.some(([age]) => age > config.rateWindowMs)) throw r.fail(`state.${key}`, 'holds an entry older than rateWindowMs')
+  }
+  // Each timed switch (or oscillation) is one the counters hold.
+  const switchesTimed = sumCounts(state.switches)
+  if (switchesTimed > switchCount) throw r.fail('state.switches', `holds ${String(switchesTimed)} switches, more than switchCount (${String(switchCount)})`)
+  const oscillationsTimed = sumCounts(state.oscillations)
+  if (oscillationsTimed > state.oscCount) throw r.fail('state.oscillations', `holds ${String(oscillationsTimed)} oscillations, more than oscCount (${String(state.oscCount)})`)
+  if (oscillationsTimed > switchesTimed) throw r.fail('state.oscillations', 'holds more oscillations than switches in the rate window')
   return state
+}
+
+function sumCounts(pairs: readonly (readonly [number, number])[]): number {
+  let sum = 0
+  for (const [, n] of pairs) sum += n
+  return sum
 }

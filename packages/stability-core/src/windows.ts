@@ -24,6 +24,7 @@ import {
 } from './state.js'
 import {
   StabilityTracker,
+  readTrackerConfig,
   readTrackerSnapshot,
   trackerSetup,
   type StabilityTrackerConfig,
@@ -373,7 +374,7 @@ export class StabilityWindows implements Iterable<StabilityWindow>, Stepper {
     const root = r.object(snapshot, '')
     if (root.format !== WINDOWS_SNAPSHOT_FORMAT) throw r.fail('format', `must be "${WINDOWS_SNAPSHOT_FORMAT}"; got ${describeValue(root.format)}`)
     if (root.version !== 1) throw r.fail('version', `${describeValue(root.version)} is not supported (this version reads 1)`)
-    const trackerConfig = r.object(root.tracker, 'tracker')
+    const trackerConfig = readTrackerConfig(r, root.tracker, 'tracker')
     const hysteresisConfig = root.hysteresis === false ? false : r.object(root.hysteresis, 'hysteresis')
     let registry: StabilityWindows
     try {
