@@ -1,5 +1,6 @@
 import { monotonicClock, type Clock } from './clock.js'
 import { EventWindow } from './event-window.js'
+import { STABILITY_KIND, brand } from './kind.js'
 import { MODE_TO_NUMERIC, isFabMode, type FabMode } from './modes.js'
 import { SnapshotReader } from './snapshot-error.js'
 import {
@@ -166,7 +167,11 @@ export interface HysteresisBinding {
   readonly offset: number
 }
 
-/** Validates options into a {@link HysteresisSetup}; throws a `RangeError` naming the bad field. */
+/**
+ * Validates options into a {@link HysteresisSetup}; throws a `RangeError` naming the bad field.
+ *
+ * @internal
+ */
 export function hysteresisSetup(options?: HysteresisOptions): HysteresisSetup {
   const config = Object.freeze(resolveHysteresisConfig(options))
   return {
@@ -201,6 +206,12 @@ export function hysteresisSetup(options?: HysteresisOptions): HysteresisSetup {
  * ```
  */
 export class Hysteresis {
+  static {
+    brand(this.prototype, 'hysteresis')
+  }
+
+  /** Brand recognised by {@link isHysteresis} across copies of this package. */
+  declare readonly [STABILITY_KIND]: 'hysteresis'
   /** The validated configuration. */
   readonly config: HysteresisConfig
   /** Whether invalid updates throw instead of being counted. */
@@ -216,9 +227,15 @@ export class Hysteresis {
 
   /**
    * @param options validated here; see {@link HysteresisOptions}.
-   * @param binding internal: lets a window registry place the state in its own storage.
    * @throws {RangeError} when an option is outside its allowed range.
    */
+  constructor(options?: HysteresisOptions)
+  /**
+   * Lets a window registry place the state in its own storage.
+   *
+   * @internal
+   */
+  constructor(options: HysteresisOptions | undefined, binding: HysteresisBinding)
   constructor(options?: HysteresisOptions, binding?: HysteresisBinding) {
     const setup = binding?.setup ?? hysteresisSetup(options)
     this.config = setup.config

@@ -1,5 +1,6 @@
 import { monotonicClock, type Clock } from './clock.js'
 import { EventWindow } from './event-window.js'
+import { STABILITY_KIND, brand } from './kind.js'
 import { modeForEma, type FabMode } from './modes.js'
 import { SnapshotReader } from './snapshot-error.js'
 import {
@@ -170,7 +171,11 @@ export interface TrackerBinding {
   readonly offset: number
 }
 
-/** Validates options into a {@link TrackerSetup}; throws a `RangeError` naming the bad field. */
+/**
+ * Validates options into a {@link TrackerSetup}; throws a `RangeError` naming the bad field.
+ *
+ * @internal
+ */
 export function trackerSetup(options?: StabilityTrackerOptions): TrackerSetup {
   const config = Object.freeze(resolveTrackerConfig(options))
   return {
@@ -199,6 +204,12 @@ export function trackerSetup(options?: StabilityTrackerOptions): TrackerSetup {
  * ```
  */
 export class StabilityTracker {
+  static {
+    brand(this.prototype, 'tracker')
+  }
+
+  /** Brand recognised by {@link isStabilityTracker} across copies of this package. */
+  declare readonly [STABILITY_KIND]: 'tracker'
   /** The validated configuration. */
   readonly config: StabilityTrackerConfig
   /** Whether invalid samples throw instead of being counted. */
@@ -214,9 +225,15 @@ export class StabilityTracker {
 
   /**
    * @param options validated here; see {@link StabilityTrackerOptions}.
-   * @param binding internal: lets a window registry place the state in its own storage.
    * @throws {RangeError} when an option is outside its allowed range.
    */
+  constructor(options?: StabilityTrackerOptions)
+  /**
+   * Lets a window registry place the state in its own storage.
+   *
+   * @internal
+   */
+  constructor(options: StabilityTrackerOptions | undefined, binding: TrackerBinding)
   constructor(options?: StabilityTrackerOptions, binding?: TrackerBinding) {
     const setup = binding?.setup ?? trackerSetup(options)
     this.config = setup.config
@@ -523,7 +540,11 @@ export function readTrackerSnapshot(snapshot: unknown): ValidatedTrackerState {
   return state
 }
 
-/** Validates a snapshot's tracker config (an earlier version's `maxEventHistory` is accepted and ignored). */
+/**
+ * Validates a snapshot's tracker config (an earlier version's `maxEventHistory` is accepted and ignored).
+ *
+ * @internal
+ */
 export function readTrackerConfig(r: SnapshotReader, value: unknown, path: string): StabilityTrackerConfig {
   const raw = r.object(value, path)
   for (const key of CONFIG_KEYS) {
