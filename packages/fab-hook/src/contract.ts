@@ -140,20 +140,28 @@ export function readTick(fab: FabCoreLike | null | undefined): number | undefine
  * @internal
  */
 export class SampleReader {
+  /** The score of the last sample read (`NaN` when the core could not be read). */
+  score = Number.NaN
   /** The degradation of the last sample read. */
   degraded = false
 
-  /** The score of `fab`, or `NaN` when the core cannot be read; sets {@link SampleReader.degraded}. */
-  read(fab: unknown): number {
+  /**
+   * Reads `fab` into {@link SampleReader.score} and {@link SampleReader.degraded}.
+   * Results go to fields rather than a return value: a double returned from
+   * a call TurboFan leaves out of line is boxed, one allocation per tick.
+   */
+  read(fab: unknown): void {
     this.degraded = false
-    if (!isCore(fab)) return Number.NaN
+    if (!isCore(fab)) {
+      this.score = Number.NaN
+      return
+    }
     try {
-      const score = scoreOf(fab)
+      this.score = scoreOf(fab)
       this.degraded = degradationOf(fab)
-      return score
     } catch {
+      this.score = Number.NaN
       this.degraded = false
-      return Number.NaN
     }
   }
 }

@@ -107,66 +107,38 @@ function trackerOptions(options: AttachOptions): StabilityTrackerOptions {
   return resolved === undefined ? rest : { ...rest, emaDecay: resolved }
 }
 
-/** The hook's tick, with everything resolved at `attach`. */
-class Hook implements AttachedTracker {
-  private readonly reader = new SampleReader()
-  private handle: StabilityWindow | undefined
-  private current: StabilityTracker
+/**
+ * What both hooks share: the core, the reader, the exporter wiring. Each
+ * hook's `feed` is its own small method, so TurboFan inlines the tracker's
+ * tick into it (a call left out of line would box the score on every tick).
+ */
+abstract class BaseHook implements AttachedTracker {
+  protected readonly reader = new SampleReader()
   private remembered = false
 
   constructor(
-    private readonly fab: unknown,
-    private readonly defaultWindow: string,
-    own: StabilityTracker | null,
-    private readonly windows: StabilityWindows | null,
+    protected readonly fab: unknown,
+    protected readonly defaultWindow: string,
     private readonly exporter: StabilityExporterLike | null,
     private readonly metrics: boolean | (() => boolean),
     private readonly report: ExporterErrorReporter | undefined,
-  ) {
-    if (windows !== null) {
-      this.handle = windows.acquire(defaultWindow)
-      if (this.handle === undefined) throw new RangeError(`attach: the registry refused window "${defaultWindow}": ${String(windows.maxWindows)} windows (maxWindows) are alive`)
-      this.current = this.handle.tracker
-    } else this.current = own as StabilityTracker
+  ) {}
+
+  abstract get tracker(): StabilityTracker
+  abstract feed(windowId?: string): boolean
+
+  tick(windowId?: string): StabilityMetrics {
+    this.feed(windowId)
+    return this.tracker.getMetrics()
   }
 
-  get tracker(): StabilityTracker {
-    return this.current
-  }
-
-  feed(windowId?: string): boolean {
+  /** After the sample: remember the hook for `maybeHyst` (once), push to the exporter (if any). */
+  protected after(windowId: string | undefined): void {
     if (!this.remembered) {
       remember(this.fab, this)
       this.remembered = true
     }
-    const reader = this.reader
-    const score = reader.read(this.fab)
-    let used: boolean
-    const handle = this.handle
-    if (handle === undefined) used = this.windows === null ? this.current.tick(score, reader.degraded) : this.feedWindow(score, reader.degraded)
-    else if (!handle.tick(score, reader.degraded)) used = this.feedWindow(score, reader.degraded)
-    else used = score === score
     if (this.exporter !== null) this.push(windowId ?? this.defaultWindow)
-    return used
-  }
-
-  tick(windowId?: string): StabilityMetrics {
-    this.feed(windowId)
-    return this.current.getMetrics()
-  }
-
-  /**
-   * The rare path of a registry hook: the window was evicted or deleted;
-   * create it again. A full registry refuses it (and counts the refusal);
-   * the sample is then dropped and the next tick asks again.
-   */
-  private feedWindow(score: number, degraded: boolean): boolean {
-    const handle = (this.windows as StabilityWindows).acquire(this.defaultWindow)
-    this.handle = handle
-    if (handle === undefined) return false
-    this.current = handle.tracker
-    handle.tick(score, degraded)
-    return score === score
   }
 
   private push(windowId: string): void {
@@ -180,7 +152,83 @@ class Hook implements AttachedTracker {
         return
       }
     }
-    pushTracker(exporter, windowId, this.current, this.report)
+    pushTracker(exporter, windowId, this.tracker, this.report)
+  }
+}
+
+/** A hook feeding a tracker of its own (or one passed in). */
+class TrackerHook extends BaseHook {
+  constructor(
+    fab: unknown,
+    defaultWindow: string,
+    private readonly own: StabilityTracker,
+    exporter: StabilityExporterLike | null,
+    metrics: boolean | (() => boolean),
+    report: ExporterErrorReporter | undefined,
+  ) {
+    super(fab, defaultWindow, exporter, metrics, report)
+  }
+
+  get tracker(): StabilityTracker {
+    return this.own
+  }
+
+  feed(windowId?: string): boolean {
+    const reader = this.reader
+    reader.read(this.fab)
+    const used = this.own.tick(reader.score, reader.degraded)
+    this.after(windowId)
+    return used
+  }
+}
+
+/** A hook feeding one window of a registry, through the window's handle. */
+class WindowHook extends BaseHook {
+  private handle: StabilityWindow | undefined
+  private current: StabilityTracker
+
+  constructor(
+    fab: unknown,
+    defaultWindow: string,
+    private readonly windows: StabilityWindows,
+    exporter: StabilityExporterLike | null,
+    metrics: boolean | (() => boolean),
+    report: ExporterErrorReporter | undefined,
+  ) {
+    super(fab, defaultWindow, exporter, metrics, report)
+    const handle = windows.acquire(defaultWindow)
+    if (handle === undefined) throw new RangeError(`attach: the registry refused window "${defaultWindow}": ${String(windows.maxWindows)} windows (maxWindows) are alive`)
+    this.handle = handle
+    this.current = handle.tracker
+  }
+
+  get tracker(): StabilityTracker {
+    return this.current
+  }
+
+  feed(windowId?: string): boolean {
+    const reader = this.reader
+    reader.read(this.fab)
+    const score = reader.score
+    const handle = this.handle
+    let used = score === score
+    if (handle === undefined || !handle.tick(score, reader.degraded)) used = this.reacquire(score, reader.degraded)
+    this.after(windowId)
+    return used
+  }
+
+  /**
+   * The rare path: the window was evicted or deleted; create it again. A
+   * full registry refuses it (and counts the refusal); the sample is then
+   * dropped and the next tick asks again.
+   */
+  private reacquire(score: number, degraded: boolean): boolean {
+    const handle = this.windows.acquire(this.defaultWindow)
+    this.handle = handle
+    if (handle === undefined) return false
+    this.current = handle.tracker
+    handle.tick(score, degraded)
+    return score === score
   }
 }
 
@@ -227,7 +275,9 @@ export function attach(fab: FabCoreLike | null | undefined, options: AttachOptio
   } else own = new StabilityTracker(ownOptions)
   const metrics = options.metricsEnabled ?? flagEnabled(FEATURE_FLAGS.metrics, options.env)
   if (typeof metrics !== 'boolean' && typeof metrics !== 'function') throw rangeError('attach', 'metricsEnabled', metrics, 'a boolean or a function')
-  return new Hook(fab, windowId, own, windows, options.exporter ?? null, metrics, options.onExporterError)
+  const exporter = options.exporter ?? null
+  if (windows !== null) return new WindowHook(fab, windowId, windows, exporter, metrics, options.onExporterError)
+  return new TrackerHook(fab, windowId, own as StabilityTracker, exporter, metrics, options.onExporterError)
 }
 
 function rejectTrackerOptions(options: AttachOptions, source: string): void {
@@ -290,9 +340,9 @@ export function maybeTick(fab: FabCoreLike | null | undefined, tracker: Stabilit
   if (!isStabilityTracker(tracker)) throw rangeError('maybeTick', 'tracker', tracker, 'a StabilityTracker')
   const tick = readTick(fab) ?? 0
   if (tick % interval !== 0) return null
-  const score = maybeReader.read(fab)
+  maybeReader.read(fab)
   try {
-    tracker.tick(score, maybeReader.degraded)
+    tracker.tick(maybeReader.score, maybeReader.degraded)
   } catch {
     // A strict tracker refuses the sample with a RangeError; its state is untouched and the loop goes on.
   }
