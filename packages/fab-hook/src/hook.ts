@@ -211,8 +211,9 @@ class WindowHook extends BaseHook {
     reader.read(this.fab)
     const score = reader.score
     const handle = this.handle
-    let used = score === score
-    if (handle === undefined || !handle.tick(score, reader.degraded)) used = this.reacquire(score, reader.degraded)
+    // A window counts a non-finite score as invalid (a finite one outside [0, 1] is clamped and used).
+    let used = score - score === 0
+    if (!handle?.tick(score, reader.degraded)) used = this.reacquire(score, reader.degraded)
     this.after(windowId)
     return used
   }
@@ -228,7 +229,7 @@ class WindowHook extends BaseHook {
     if (handle === undefined) return false
     this.current = handle.tracker
     handle.tick(score, degraded)
-    return score === score
+    return score - score === 0
   }
 }
 
