@@ -110,7 +110,7 @@ describe('attach wiring', () => {
     const strict = new StabilityTracker({ strict: true, clock: () => 0 })
     expect(maybeTick(null, strict, { env: ON })?.invalidSamples).toBe(0)
     expect(strict.ticks).toBe(0)
-    expect(() => maybeTick({}, {} as StabilityTracker, { env: ON })).toThrow(/option "tracker" must be a StabilityTracker/)
+    expect(() => maybeTick({}, JSON.parse('{}') as StabilityTracker, { env: ON })).toThrow(/option "tracker" must be a StabilityTracker/)
     const filter = new Hysteresis({ strict: true, clock: () => 0 })
     expect(maybeHyst({}, { hysteresis: filter, metrics: { recommendedMode: 'FAB9' as 'FAB1' }, env: ON })).toBe('FAB2')
   })
