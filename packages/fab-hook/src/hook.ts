@@ -53,7 +53,9 @@ export interface AttachedTracker {
    * Never throws, allocates nothing: a core that cannot be read (throws,
    * is `null`, gives a non-number score) is counted in the tracker's
    * `invalidSamples` and leaves its state untouched. Returns whether the
-   * sample was used.
+   * sample was used. `windowId` names the window pushed to the exporter
+   * (default: `options.windowId`); a registry hook always feeds the window
+   * it was attached to.
    */
   feed(windowId?: string): boolean
   /** {@link AttachedTracker.feed}, then the tracker's state (one allocation: the returned object). */
