@@ -39,7 +39,7 @@ export interface HysteresisOptions {
    * [1, 1e6]. Default 5000.
    */
   maxHistory?: number
-  /** Trailing window of the per-second rates, in ms of the clock. In (0, 86400000]. Default 60000. */
+  /** Trailing window of the per-second rates, in ms of the clock, counted in 60 buckets (see `EventWindow`). In (0, 86400000]. Default 60000. */
   rateWindowMs?: number
   /** The effective (and desired) mode before any update. Default `FAB2`. */
   initialMode?: FabMode
