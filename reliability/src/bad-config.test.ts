@@ -21,7 +21,7 @@ const WRONG: [string, unknown][] = [
 ]
 
 const NUMERIC: [string, string[], (options: Record<string, unknown>) => unknown][] = [
-  ['StabilityTracker', ['minStableTicks', 'emaDecay', 'cooldownBase', 'cooldownMaxTicks', 'degradationThreshold', 'maxEventHistory'], (o) => new StabilityTracker(o)],
+  ['StabilityTracker', ['minStableTicks', 'emaDecay', 'cooldownBase', 'cooldownMaxTicks', 'degradationThreshold'], (o) => new StabilityTracker(o)],
   ['Hysteresis', ['dwellTicks', 'rateLimitTicks', 'oscWindow', 'maxHistory', 'rateWindowMs'], (o) => new Hysteresis(o)],
   ['StabilityWindows', ['maxWindows', 'idleTtlMs'], (o) => new StabilityWindows(o)],
 ]

@@ -22,13 +22,19 @@ describe('1. long runs', () => {
     expect(m.cooldownRemaining).toBe(tracker.config.cooldownMaxTicks)
     expect(m.degradationCount).toBeGreaterThanOrEqual(5_000_000)
     expect(m.stabilityScoreEma).toBe(0)
-    // Events every 2 ms: the trailing hour holds far more instants than the history keeps; bounded, and only overstating.
-    expect(m.degradationEventsPerHour).toBeGreaterThan(0)
+    // Events at every even ms up to 10^7: exactly 1,800,001 of them in [6,400,000, 10,000,000]. The figure counts
+    // 60 one-minute buckets plus the current one, from 6,360,000: 20,000 more, within the bound of one bucket (30,000 events).
+    const exact = 1_800_001
+    expect(m.degradationEventsPerHour).toBe(1_820_001)
+    expect(m.degradationEventsPerHour - exact).toBeGreaterThanOrEqual(0)
+    expect(m.degradationEventsPerHour - exact).toBeLessThanOrEqual(30_000)
     const growth = after - before
     expect(growth).toBeLessThan(1024 * 1024)
     record('long-run', {
       ticks: 10_000_000,
       degradations: m.degradationCount,
+      eventsPerHour: m.degradationEventsPerHour,
+      eventsPerHourExact: exact,
       cooldownRemaining: m.cooldownRemaining,
       heapGrowthBytes: growth,
       peakHeapGrowthBytes: peak - before,

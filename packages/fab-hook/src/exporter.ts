@@ -27,24 +27,51 @@ export function exporterFailures(exporter: StabilityExporterLike): number {
   return failures.get(exporter) ?? 0
 }
 
-/**
- * Runs `push` against `exporter`; never throws. A failure is counted and
- * reported once per exporter: telemetry must not break the FAB loop.
- */
-export function pushSafely(exporter: StabilityExporterLike, push: () => void, report: ExporterErrorReporter = warnOnce): boolean {
+function failed(exporter: StabilityExporterLike, error: unknown, report: ExporterErrorReporter): void {
+  let count = 1
   try {
-    push()
+    count = (failures.get(exporter) ?? 0) + 1
+    failures.set(exporter, count)
+  } catch {
+    // An exporter that is not an object cannot be a WeakMap key; there is nothing to count it under.
+  }
+  if (count === 1) {
+    try {
+      report(error, exporter)
+    } catch {
+      // A reporter that throws is as broken as the exporter; the count above still records it.
+    }
+  }
+}
+
+/**
+ * Pushes `tracker` to `exporter` under `windowId`; never throws. A failure
+ * is counted and reported once per exporter: telemetry must not break the
+ * FAB loop. No closure, so nothing is allocated per push.
+ *
+ * @internal
+ */
+export function pushTracker(exporter: StabilityExporterLike, windowId: string, tracker: StabilityTracker, report: ExporterErrorReporter = warnOnce): boolean {
+  try {
+    exporter.update(windowId, tracker)
     return true
   } catch (error) {
-    const count = (failures.get(exporter) ?? 0) + 1
-    failures.set(exporter, count)
-    if (count === 1) {
-      try {
-        report(error, exporter)
-      } catch {
-        // A reporter that throws is as broken as the exporter; the count above still records it.
-      }
-    }
+    failed(exporter, error, report)
+    return false
+  }
+}
+
+/**
+ * Pushes `filter` to `exporter.updateHysteresis` (when it has one); never throws.
+ *
+ * @internal
+ */
+export function pushHysteresis(exporter: StabilityExporterLike, windowId: string, filter: Hysteresis, report: ExporterErrorReporter = warnOnce): boolean {
+  try {
+    exporter.updateHysteresis?.(windowId, filter)
+    return true
+  } catch (error) {
+    failed(exporter, error, report)
     return false
   }
 }

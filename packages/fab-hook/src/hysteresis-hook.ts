@@ -1,10 +1,10 @@
-import { FEATURE_FLAGS, Hysteresis, flagEnabled, type EnvRecord, type FabMode, type HysteresisOptions } from '@auris/stability-core'
+import { FEATURE_FLAGS, Hysteresis, flagEnabled, isHysteresis, rangeError, type EnvRecord, type FabMode, type HysteresisOptions } from '@auris/stability-core'
 import { readTick, type FabCoreLike } from './contract.js'
-import { pushSafely, type ExporterErrorReporter, type StabilityExporterLike } from './exporter.js'
-import { lastStabilityMetrics } from './hook.js'
+import { pushHysteresis, type ExporterErrorReporter, type StabilityExporterLike } from './exporter.js'
+import { lastTrackerOf } from './hook.js'
 
 /** Options of {@link attachHysteresis}: filter options, plus where flags come from. */
-export interface AttachHysteresisOptions extends HysteresisOptions {
+export interface AttachHysteresisOptions extends Omit<HysteresisOptions, 'strict'> {
   /** Flags are read from here when given, else from `process.env` where it exists. */
   env?: EnvRecord
 }
@@ -14,10 +14,17 @@ export interface AttachHysteresisOptions extends HysteresisOptions {
  * off (read now).
  *
  * @throws {RangeError} when a filter option is invalid.
+ * @example
+ * ```ts
+ * const hysteresis = attachHysteresis(fabCore, { dwellTicks: 50, env: { AURIS_HYSTERESIS: 'on' } })
+ * ```
  */
-export function attachHysteresis(fab: FabCoreLike, options: AttachHysteresisOptions = {}): Hysteresis | null {
+export function attachHysteresis(_fab: FabCoreLike | null | undefined, options: AttachHysteresisOptions = {}): Hysteresis | null {
   const { env, ...filterOptions } = options
   if (!flagEnabled(FEATURE_FLAGS.hysteresis, env)) return null
+  if ((filterOptions as { strict?: unknown }).strict === true) {
+    throw rangeError('attachHysteresis', 'strict', true, 'false or absent: the hook never throws into the FAB loop, it counts bad updates')
+  }
   return new Hysteresis(filterOptions)
 }
 
@@ -25,9 +32,9 @@ export function attachHysteresis(fab: FabCoreLike, options: AttachHysteresisOpti
 export interface MaybeHystOptions {
   /** The filter, from {@link attachHysteresis}. */
   hysteresis: Hysteresis
-  /** Desired mode source; default: the metrics of the hook's last tick for this core. */
+  /** Desired mode source; default: the mode recommended by the tracker the hook last ticked for this core. */
   metrics?: { readonly recommendedMode: FabMode } | null
-  /** Tick number; default: the core's tick counter, else one past the filter's last update. */
+  /** Tick number; default: the core's tick counter (see the tick rule on {@link maybeHyst}). */
   tick?: number
   /** Window pushed to the exporter. Default `global`. */
   windowId?: string
@@ -38,12 +45,20 @@ export interface MaybeHystOptions {
   onExporterError?: ExporterErrorReporter
 }
 
-const counters = new WeakMap<Hysteresis, number>()
+/** The last tick the hook fed each filter: a mutable cell per filter, so a tick allocates nothing. */
+const lastFed = new WeakMap<Hysteresis, { tick: number }>()
 
 /**
  * Feeds the filter the mode recommended by the last stability metrics and
  * returns the effective mode, or `null` while `AURIS_HYSTERESIS` is off or
  * no stability metrics exist yet.
+ *
+ * The tick rule: the tick is `options.tick`, else the core's counter, rounded
+ * down to an integer. A tick that is missing, not a finite number, or below
+ * the last one this hook fed the filter (a core restarted, a counter
+ * wrapped) is replaced by the last one plus 1. So the filter always moves
+ * forward and is never frozen by one bad value. A core that throws or is
+ * `null` gets the same treatment: it never throws into the loop.
  *
  * @example
  * ```ts
@@ -55,18 +70,37 @@ const counters = new WeakMap<Hysteresis, number>()
  * if (mode) fabCore.mode = mode
  * ```
  */
-export function maybeHyst(fab: FabCoreLike, options: MaybeHystOptions): FabMode | null {
+export function maybeHyst(fab: FabCoreLike | null | undefined, options: MaybeHystOptions): FabMode | null {
   if (!flagEnabled(FEATURE_FLAGS.hysteresis, options.env)) return null
-  const metrics = options.metrics === undefined ? lastStabilityMetrics(fab) : options.metrics
-  if (metrics === null || metrics === undefined) return null
   const filter = options.hysteresis
-  const tick = options.tick ?? readTick(fab) ?? (counters.get(filter) ?? -1) + 1
-  counters.set(filter, tick)
-  const mode = filter.update(metrics.recommendedMode, tick)
+  if (!isHysteresis(filter)) throw rangeError('maybeHyst', 'hysteresis', filter, 'a Hysteresis filter')
+  let desired: unknown
+  try {
+    desired = options.metrics === undefined ? lastTrackerOf(fab)?.recommendMode() : options.metrics?.recommendedMode
+  } catch {
+    desired = undefined
+  }
+  if (desired === undefined || desired === null) return null
+  let cell = lastFed.get(filter)
+  if (cell === undefined) {
+    cell = { tick: -Infinity }
+    lastFed.set(filter, cell)
+  }
+  const given = options.tick ?? readTick(fab)
+  let tick = typeof given === 'number' && given - given === 0 ? Math.floor(given) : Number.NaN
+  if (!(tick >= cell.tick)) tick = cell.tick === -Infinity ? 0 : cell.tick + 1
+  cell.tick = tick
+  let mode: FabMode
+  try {
+    // Not a FAB mode: the filter counts it in invalidUpdates and keeps its state.
+    mode = filter.update(desired as FabMode, tick)
+  } catch {
+    // A strict filter refuses it with a RangeError instead; the loop goes on.
+    mode = filter.effectiveMode
+  }
   const exporter = options.exporter
-  if (exporter?.updateHysteresis !== undefined && flagEnabled(FEATURE_FLAGS.metrics, options.env)) {
-    const windowId = options.windowId ?? 'global'
-    pushSafely(exporter, () => exporter.updateHysteresis?.(windowId, filter), options.onExporterError)
+  if (exporter !== undefined && flagEnabled(FEATURE_FLAGS.metrics, options.env)) {
+    pushHysteresis(exporter, options.windowId ?? 'global', filter, options.onExporterError)
   }
   return mode
 }

@@ -1,116 +1,102 @@
 const EMPTY = new Float64Array(0)
 
+/** Buckets per window: the reported count overstates by at most one bucket's events (1/60 of the window). */
+export const EVENT_BUCKETS = 60
+
 /**
- * Counts events over a trailing time window in O(1) amortised per event and
- * per read, in bounded memory.
+ * Counts events over a trailing time window in fixed-width time buckets:
+ * O(1) memory per window at any event rate, O(1) per event and amortised
+ * O(1) per read.
  *
- * Events are kept as (time, count) entries in a ring buffer, oldest first;
- * events at the same instant share an entry. Reading expires entries older
- * than the window from the head while a running total is kept, so neither
- * recording nor reading scans the buffer.
+ * The window of `windowMs` is cut into {@link EVENT_BUCKETS} buckets of
+ * `bucketMs = windowMs / 60`; bucket `k` holds the events of
+ * `[k * bucketMs, (k + 1) * bucketMs)`. A read at time `now` sums the
+ * buckets from the one holding `now - windowMs` to the one holding `now`
+ * (61 of them, one ring of 61 doubles). Those buckets cover every event of
+ * `[now - windowMs, now]` plus, in the oldest bucket, events a little older
+ * than the window. So the reported count is never below the exact count and
+ * never above it by more than the events of one bucket (the oldest): the
+ * error bound.
  *
- * Memory: at most `capacity` entries (16 bytes each), allocated on the first
- * event and grown by doubling, so a window without events costs nothing.
- * The count is exact while at most `capacity` distinct event instants fall
- * inside the window. Past that, the oldest entry is merged into the next one
- * (its events are counted as if they happened a little later), so the count
- * can only overstate, never understate, and only for events at the window's
- * trailing edge. {@link EventWindow.merged} says how many entries were merged.
+ * Clock jumps. A reading earlier than the latest one seen (a clock stepped
+ * back, or NaN / ±Infinity) does not move the window back: it is taken as
+ * the latest time, and every later reading is shifted forward by the same
+ * amount, so time resumes where it was (a step back counts as a pause). A
+ * step forward is elapsed time: events older than the window expire, and a
+ * jump of more than the window empties it. The bound above holds against
+ * the exact count on these adjusted times.
  *
- * Layout: entry `i` is `buf[2 * i]` (time) and `buf[2 * i + 1]` (count), one
- * array rather than two, so recording touches one cache line at the tail
- * and expiring one at the head: in a registry of many windows these lines
- * are rarely cached. Ring positions wrap by a compare instead of `%` (an
- * integer division).
+ * Memory: nothing until the first event, then 61 doubles (488 bytes).
  */
 export class EventWindow {
   /** Window length in ms. An event exactly `windowMs` old still counts. */
   readonly windowMs: number
-  /** Maximum number of distinct instants kept (at least 2). */
-  readonly capacity: number
+  /** Width of one bucket in ms: `windowMs / 60`. */
+  readonly bucketMs: number
 
-  private buf: Float64Array = EMPTY
-  /** Entries allocated: `buf.length / 2`. */
-  private size = 0
-  private head = 0
-  private length = 0
+  private counts: Float64Array = EMPTY
+  /** Bucket index of the newest bucket in the ring. */
+  private newest = 0
   private total = 0
-  private newest = -Infinity
-  private mergedEntries = 0
+  /** Added to every reading so that adjusted times never decrease. */
+  private shift = 0
+  /** Latest adjusted time seen (-Infinity before the first reading). */
+  private latest = -Infinity
 
-  constructor(windowMs: number, capacity: number) {
+  constructor(windowMs: number) {
     this.windowMs = windowMs
-    this.capacity = Math.max(2, capacity)
+    this.bucketMs = windowMs / EVENT_BUCKETS
   }
 
-  /** Number of entries merged because the buffer was full (0 means every count so far was exact). */
-  get merged(): number {
-    return this.mergedEntries
+  /** Whether no event was recorded since construction or the last `clear()` (a read can then skip the clock). */
+  get empty(): boolean {
+    return this.total === 0
   }
 
-  /** Distinct instants held now; memory in use is 16 bytes per allocated slot. */
-  get entries(): number {
-    return this.length
-  }
-
-  /** Slots allocated (grows by doubling up to `capacity`). */
-  get allocated(): number {
-    return this.size
-  }
-
-  /**
-   * Records `count` events at time `t` (ms). A time earlier than the newest
-   * recorded one (a clock stepped back, or NaN) is recorded at the newest
-   * time, which keeps the buffer ordered.
-   */
+  /** Records `count` events at time `t` (ms), adjusted as described in the class comment. */
   record(t: number, count = 1): void {
-    if (!(t >= this.newest)) t = this.newest
-    this.expire(t)
+    const k = Math.floor(this.adjust(t) / this.bucketMs)
+    if (this.counts === EMPTY) {
+      this.counts = new Float64Array(EVENT_BUCKETS + 1)
+      this.newest = k
+    } else if (k > this.newest) this.advance(k)
+    const slot = this.slot(k)
+    this.counts[slot] = (this.counts[slot] as number) + count
     this.total += count
-    if (this.length > 0 && t === this.newest) {
-      const last = this.slot(this.length - 1)
-      this.buf[2 * last + 1] = (this.buf[2 * last + 1] as number) + count
-      return
-    }
-    if (this.length === this.size) {
-      if (this.size < this.capacity) this.grow()
-      else this.mergeOldest()
-    }
-    const slot = this.slot(this.length)
-    this.buf[2 * slot] = t
-    this.buf[2 * slot + 1] = count
-    this.length++
-    this.newest = t
   }
 
-  /** Events within the window ending at `now` (ms). */
+  /** Events within the window ending at `now` (ms), within one bucket's events above the exact count. */
   count(now: number): number {
-    if (this.length > 0) this.expire(now)
+    const k = Math.floor(this.adjust(now) / this.bucketMs)
+    if (this.counts !== EMPTY && k > this.newest) this.advance(k)
     return this.total
   }
 
-  /** Drops every event. */
+  /** Drops every event and forgets the clock. */
   clear(): void {
-    this.buf = EMPTY
-    this.size = 0
-    this.head = 0
-    this.length = 0
+    this.counts = EMPTY
+    this.newest = 0
     this.total = 0
-    this.newest = -Infinity
-    this.mergedEntries = 0
+    this.shift = 0
+    this.latest = -Infinity
   }
 
   /**
-   * The held entries as `[ageMs, count]` pairs relative to `now`, oldest
-   * first. Ages rather than times, so a snapshot taken under one clock (say
-   * `performance.now()` in one process) restores under another.
+   * The non-empty buckets as `[ageMs, count]` pairs relative to `now`,
+   * oldest first. A bucket's age is taken at its middle (within [0,
+   * windowMs]): restored under the same clock, every event lands in its
+   * bucket again; under another clock, whose buckets start elsewhere, an
+   * event moves by at most half a bucket. Ages rather than times, so a
+   * snapshot taken under one clock restores under another.
    */
   toAges(now: number): [number, number][] {
     this.count(now)
     const out: [number, number][] = []
-    for (let i = 0; i < this.length; i++) {
-      const slot = this.slot(i)
-      out.push([now - (this.buf[2 * slot] as number), this.buf[2 * slot + 1] as number])
+    if (this.counts === EMPTY) return out
+    const e = this.latest
+    for (let k = this.newest - EVENT_BUCKETS; k <= this.newest; k++) {
+      const count = this.counts[this.slot(k)] as number
+      if (count > 0) out.push([Math.min(this.windowMs, Math.max(0, e - (k + 0.5) * this.bucketMs)), count])
     }
     return out
   }
@@ -119,44 +105,45 @@ export class EventWindow {
   loadAges(entries: readonly (readonly [number, number])[], now: number): void {
     this.clear()
     for (const [age, count] of entries) this.record(now - age, count)
+    // The oldest entry may have set the window's time below `now`; read once at `now` to settle it.
+    this.count(now)
   }
 
-  /** Ring position of the `i`-th entry from the head (`0 <= i < size`). */
-  private slot(i: number): number {
-    const slot = this.head + i
-    return slot < this.size ? slot : slot - this.size
-  }
-
-  private expire(now: number): void {
-    const oldest = now - this.windowMs
-    const buf = this.buf
-    while (this.length > 0 && (buf[2 * this.head] as number) < oldest) {
-      this.total -= buf[2 * this.head + 1] as number
-      this.head = this.slot(1)
-      this.length--
+  /** Adjusted time of a reading: never below the latest one. */
+  private adjust(t: number): number {
+    let e = t + this.shift
+    if (!(e >= this.latest && e - e === 0)) {
+      if (this.latest === -Infinity) e = t - t === 0 ? t : 0
+      else {
+        // A finite reading that went back: shift later readings by the step.
+        if (t - t === 0) this.shift += this.latest - e
+        e = this.latest
+      }
     }
-    // Re-zero so float drift from long add/subtract runs cannot accumulate.
-    if (this.length === 0) this.total = 0
+    this.latest = e
+    return e
   }
 
-  private grow(): void {
-    const size = Math.min(Math.max(8, this.size * 2), this.capacity)
-    const buf = new Float64Array(2 * size)
-    for (let i = 0; i < this.length; i++) {
-      const slot = this.slot(i)
-      buf[2 * i] = this.buf[2 * slot] as number
-      buf[2 * i + 1] = this.buf[2 * slot + 1] as number
+  /** Ring position of bucket `k` (`k` may be negative). */
+  private slot(k: number): number {
+    const n = EVENT_BUCKETS + 1
+    const r = k % n
+    return r < 0 ? r + n : r
+  }
+
+  /** Moves the newest bucket to `k` (> newest), expiring the buckets that fall out of the window. */
+  private advance(k: number): void {
+    const counts = this.counts
+    if (k - this.newest > EVENT_BUCKETS) {
+      counts.fill(0)
+      this.total = 0
+    } else {
+      for (let i = this.newest + 1; i <= k; i++) {
+        const slot = this.slot(i)
+        this.total -= counts[slot] as number
+        counts[slot] = 0
+      }
     }
-    this.buf = buf
-    this.size = size
-    this.head = 0
-  }
-
-  private mergeOldest(): void {
-    const next = this.slot(1)
-    this.buf[2 * next + 1] = (this.buf[2 * next + 1] as number) + (this.buf[2 * this.head + 1] as number)
-    this.head = next
-    this.length--
-    this.mergedEntries++
+    this.newest = k
   }
 }

@@ -190,12 +190,31 @@ describe('Hysteresis snapshots', () => {
     ['a missing config key', (s) => ({ ...s, config: { ...s.config, dwellTicks: undefined } }), /config.dwellTicks is missing/],
     ['a bad config value', (s) => ({ ...s, config: { ...s.config, maxHistory: 0 } }), /"maxHistory" must be an integer/],
     ['an unknown mode', (s) => ({ ...s, state: { ...s.state, effectiveMode: 'FAB7' } }), /state.effectiveMode must be one of/],
-    ['more oscillations than switches', (s) => ({ ...s, state: { ...s.state, oscCount: 99 } }), /state.oscCount must be an integer in \[0, 3\]/],
+    ['more oscillations than switches', (s) => ({ ...s, state: { ...s.state, oscCount: 99 } }), /state.oscCount must be an integer in \[0, 2\]/],
     ['a last switch but no switch count', (s) => ({ ...s, state: { ...s.state, switchCount: 0, oscCount: 0 } }), /null exactly when switchCount is 0/],
     ['a switch after the last tick', (s) => ({ ...s, state: { ...s.state, lastSwitchTick: 1000 } }), /later than the last tick/],
     ['dwell while desired equals effective', (s) => ({ ...s, state: { ...s.state, dwellCounter: 3, desiredMode: s.state.effectiveMode } }), /dwellCounter must be 0/],
     ['bad rate entries', (s) => ({ ...s, state: { ...s.state, switches: [[-1, 1]] } }), /state.switches\[0\]/],
+    // Consistency: the rate windows hold only switches the counters hold.
+    ['1e308 switches in the rate window', (s) => ({ ...s, state: { ...s.state, switches: [[1, 1e308]] } }), /state.switches holds 1e\+308 switches, more than switchCount \(3\)/],
+    ['more timed oscillations than oscCount', (s) => ({ ...s, state: { ...s.state, oscillations: [[1, 3]] } }), /state.oscillations holds 3 oscillations, more than oscCount/],
+    ['a switch older than the rate window', (s) => ({ ...s, state: { ...s.state, switches: [[60_001, 1]] } }), /state.switches holds an entry older than rateWindowMs/],
+    ['updates before any tick', (s) => ({ ...s, state: { ...s.state, lastTick: null, lastSwitchTick: null, switchCount: 0, oscCount: 0, switches: [], oscillations: [], dwellCounter: 1, desiredMode: 'FAB0', effectiveMode: 'FAB2' } }), /state.lastTick is null/],
+    ['an infinite tick', (s) => ({ ...s, state: { ...s.state, lastTick: Number.POSITIVE_INFINITY } }), /state.lastTick must be a finite number/],
   ]
+
+  it('accepts and restores every tick update() accepts, a nanosecond clock included', () => {
+    const filter = new Hysteresis({ dwellTicks: 1, rateLimitTicks: 0, clock: () => 0 })
+    const ns = 1.7e18
+    expect(filter.update('FAB1', ns)).toBe('FAB1')
+    filter.update('FAB1', ns * 2)
+    const restored = Hysteresis.fromJSON(JSON.parse(JSON.stringify(filter.toJSON())), { clock: () => 0 })
+    expect(restored.getMetrics()).toEqual(filter.getMetrics())
+    expect(restored.getMetrics().lastSwitchTick).toBe(ns)
+    const negative = new Hysteresis({ clock: () => 0 })
+    negative.update('FAB2', -Number.MAX_VALUE)
+    expect(Hysteresis.fromJSON(negative.toJSON()).getMetrics()).toEqual(negative.getMetrics())
+  })
 
   it.each(tampered)('refuses a snapshot with %s', (_label, mutate, message) => {
     const bad = mutate(valid())

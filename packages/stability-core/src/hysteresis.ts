@@ -1,5 +1,6 @@
 import { monotonicClock, type Clock } from './clock.js'
 import { EventWindow } from './event-window.js'
+import { STABILITY_KIND, brand } from './kind.js'
 import { MODE_TO_NUMERIC, isFabMode, type FabMode } from './modes.js'
 import { SnapshotReader } from './snapshot-error.js'
 import {
@@ -38,7 +39,7 @@ export interface HysteresisOptions {
    * [1, 1e6]. Default 5000.
    */
   maxHistory?: number
-  /** Trailing window of the per-second rates, in ms of the clock. In (0, 86400000]. Default 60000. */
+  /** Trailing window of the per-second rates, in ms of the clock, counted in 60 buckets (see `EventWindow`). In (0, 86400000]. Default 60000. */
   rateWindowMs?: number
   /** The effective (and desired) mode before any update. Default `FAB2`. */
   initialMode?: FabMode
@@ -123,7 +124,7 @@ const CONFIG_KEYS = ['dwellTicks', 'rateLimitTicks', 'oscWindow', 'maxHistory', 
 const OPTION_KEYS = [...CONFIG_KEYS, 'clock', 'strict'] as const
 const MAX_TICKS = 1e12
 const MAX_COUNT = Number.MAX_SAFE_INTEGER
-/** Distinct switch instants kept per rate window; switches are rate-limited, so this is rarely reached. */
+/** Most `[ageMs, count]` pairs a snapshot's rate window may hold (61 buckets; earlier versions kept up to 1024 instants). */
 const RATE_HISTORY = 1024
 
 /** Validates filter options into a config; throws a `RangeError` naming the bad field. */
@@ -166,7 +167,11 @@ export interface HysteresisBinding {
   readonly offset: number
 }
 
-/** Validates options into a {@link HysteresisSetup}; throws a `RangeError` naming the bad field. */
+/**
+ * Validates options into a {@link HysteresisSetup}; throws a `RangeError` naming the bad field.
+ *
+ * @internal
+ */
 export function hysteresisSetup(options?: HysteresisOptions): HysteresisSetup {
   const config = Object.freeze(resolveHysteresisConfig(options))
   return {
@@ -201,6 +206,12 @@ export function hysteresisSetup(options?: HysteresisOptions): HysteresisSetup {
  * ```
  */
 export class Hysteresis {
+  static {
+    brand(this.prototype, 'hysteresis')
+  }
+
+  /** Brand recognised by {@link isHysteresis} across copies of this package. */
+  declare readonly [STABILITY_KIND]: 'hysteresis'
   /** The validated configuration. */
   readonly config: HysteresisConfig
   /** Whether invalid updates throw instead of being counted. */
@@ -216,17 +227,23 @@ export class Hysteresis {
 
   /**
    * @param options validated here; see {@link HysteresisOptions}.
-   * @param binding internal: lets a window registry place the state in its own storage.
    * @throws {RangeError} when an option is outside its allowed range.
    */
+  constructor(options?: HysteresisOptions)
+  /**
+   * Lets a window registry place the state in its own storage.
+   *
+   * @internal
+   */
+  constructor(options: HysteresisOptions | undefined, binding: HysteresisBinding)
   constructor(options?: HysteresisOptions, binding?: HysteresisBinding) {
     const setup = binding?.setup ?? hysteresisSetup(options)
     this.config = setup.config
     this.strict = setup.strict
     this.p = setup.params
     this.clock = setup.clock
-    this.switchTimes = new EventWindow(setup.config.rateWindowMs, RATE_HISTORY)
-    this.oscTimes = new EventWindow(setup.config.rateWindowMs, RATE_HISTORY)
+    this.switchTimes = new EventWindow(setup.config.rateWindowMs)
+    this.oscTimes = new EventWindow(setup.config.rateWindowMs)
     this.s = binding?.state ?? new Float64Array(HYSTERESIS_SLOTS)
     this.o = binding?.offset ?? 0
     initHysteresis(this.s, this.o, MODE_TO_NUMERIC[setup.config.initialMode])
@@ -418,10 +435,12 @@ export function readHysteresisSnapshot(snapshot: unknown): ValidatedHysteresisSt
     effectiveMode: mode('effectiveMode'),
     desiredMode: mode('desiredMode'),
     dwellCounter: r.number(s, 'dwellCounter', 'state', 0, MAX_COUNT, true),
-    lastSwitchTick: r.nullableNumber(s, 'lastSwitchTick', 'state', -MAX_COUNT, MAX_COUNT),
-    lastTick: r.nullableNumber(s, 'lastTick', 'state', -MAX_COUNT, MAX_COUNT),
+    // update() accepts any finite tick (a nanosecond clock gives 1.7e18), so a snapshot restores the same range.
+    lastSwitchTick: r.nullableNumber(s, 'lastSwitchTick', 'state', -Number.MAX_VALUE, Number.MAX_VALUE),
+    lastTick: r.nullableNumber(s, 'lastTick', 'state', -Number.MAX_VALUE, Number.MAX_VALUE),
     switchCount,
-    oscCount: r.number(s, 'oscCount', 'state', 0, switchCount, true),
+    // The first switch has no previous one to oscillate with.
+    oscCount: r.number(s, 'oscCount', 'state', 0, Math.max(0, switchCount - 1), true),
     invalidUpdates: r.number(s, 'invalidUpdates', 'state', 0, MAX_COUNT, true),
     switches: r.pairs(s, 'switches', 'state', RATE_HISTORY),
     oscillations: r.pairs(s, 'oscillations', 'state', RATE_HISTORY),
@@ -435,5 +454,23 @@ export function readHysteresisSnapshot(snapshot: unknown): ValidatedHysteresisSt
   if (state.dwellCounter > 0 && state.desiredMode === state.effectiveMode) {
     throw r.fail('state.dwellCounter', 'must be 0 while the desired mode equals the effective one')
   }
+  if (state.lastTick === null && (state.dwellCounter > 0 || state.desiredMode !== state.effectiveMode)) {
+    throw r.fail('state.lastTick', 'is null (no update yet) while the state shows updates')
+  }
+  for (const [key, pairs] of [['switches', state.switches], ['oscillations', state.oscillations]] as const) {
+    if (pairs.some(([age]) => age > config.rateWindowMs)) throw r.fail(`state.${key}`, 'holds an entry older than rateWindowMs')
+  }
+  // Each timed switch (or oscillation) is one the counters hold.
+  const switchesTimed = sumCounts(state.switches)
+  if (switchesTimed > switchCount) throw r.fail('state.switches', `holds ${String(switchesTimed)} switches, more than switchCount (${String(switchCount)})`)
+  const oscillationsTimed = sumCounts(state.oscillations)
+  if (oscillationsTimed > state.oscCount) throw r.fail('state.oscillations', `holds ${String(oscillationsTimed)} oscillations, more than oscCount (${String(state.oscCount)})`)
+  if (oscillationsTimed > switchesTimed) throw r.fail('state.oscillations', 'holds more oscillations than switches in the rate window')
   return state
+}
+
+function sumCounts(pairs: readonly (readonly [number, number])[]): number {
+  let sum = 0
+  for (const [, n] of pairs) sum += n
+  return sum
 }

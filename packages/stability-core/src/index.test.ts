@@ -20,6 +20,19 @@ describe('public entry point', () => {
       'windowIdProblem',
       'isValidWindowId',
       'monotonicClock',
+      'STABILITY_KIND',
+      'isStabilityTracker',
+      'isHysteresis',
+      'isStabilityWindows',
+      'EVENT_BUCKETS',
+      'numberOption',
+      'booleanOption',
+      'functionOption',
+      'checkOptionKeys',
+      'rangeError',
+      'describeValue',
+      'describeRange',
+      'inRange',
     ]) {
       expect(core, name).toHaveProperty(name)
     }
@@ -28,6 +41,8 @@ describe('public entry point', () => {
   it('does not leak the internal state layout', () => {
     expect(core).not.toHaveProperty('stepTracker')
     expect(core).not.toHaveProperty('stepWindow')
+    expect(core).not.toHaveProperty('SnapshotReader')
+    expect(core).not.toHaveProperty('brand')
   })
 
   it('checks window ids', () => {

@@ -7,7 +7,7 @@
  * Deno, Workers and browsers.
  */
 export { monotonicClock, type Clock } from './clock.js'
-export { EventWindow } from './event-window.js'
+export { EVENT_BUCKETS, EventWindow } from './event-window.js'
 export { FEATURE_FLAGS, defaultEnv, flagEnabled, isFlagOn, readFlag, type EnvRecord, type FeatureFlag } from './flags.js'
 export {
   HYSTERESIS_DEFAULTS,
@@ -20,6 +20,7 @@ export {
   type HysteresisRestoreOptions,
   type HysteresisSnapshot,
 } from './hysteresis.js'
+export { STABILITY_KIND, isHysteresis, isStabilityTracker, isStabilityWindows, type StabilityKind } from './kind.js'
 export {
   FAB1_MIN_EMA,
   FAB2_MIN_EMA,
@@ -43,6 +44,17 @@ export {
   type StabilityTrackerRestoreOptions,
   type StabilityTrackerSnapshot,
 } from './tracker.js'
+export {
+  booleanOption,
+  checkOptionKeys,
+  describeRange,
+  describeValue,
+  functionOption,
+  inRange,
+  numberOption,
+  rangeError,
+  type NumberRange,
+} from './validate.js'
 export { MAX_WINDOW_ID_LENGTH, isValidWindowId, windowIdProblem } from './window-id.js'
 export {
   StabilityWindows,

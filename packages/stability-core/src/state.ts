@@ -31,26 +31,44 @@
  *            5 switches   6 oscillations
  *   registry block: tracker at 0, filter at 8; 16 doubles = two cache lines.
  */
+/** @internal */
 export const T_STABLE = 0
+/** @internal */
 export const T_COUNT = 1
+/** @internal */
 export const T_COOLDOWN = 2
+/** @internal */
 export const T_EMA = 3
+/** @internal */
 export const T_LAST = 4
+/** @internal */
 export const T_TICKS = 5
+/** @internal */
 export const T_TOTAL = 6
+/** @internal */
 export const TRACKER_SLOTS = 7
+/** @internal */
 export const H_EFFECTIVE = 0
+/** @internal */
 export const H_DESIRED = 1
+/** @internal */
 export const H_DWELL = 2
+/** @internal */
 export const H_LAST_SWITCH = 3
+/** @internal */
 export const H_LAST_TICK = 4
+/** @internal */
 export const H_SWITCHES = 5
+/** @internal */
 export const H_OSC = 6
+/** @internal */
 export const HYSTERESIS_SLOTS = 7
+/** @internal */
 export const BLOCK_HYSTERESIS = 8
+/** @internal */
 export const BLOCK_STRIDE = 16
 
-/** Constants a tracker step needs, shared by every tracker with the same config. */
+/** Constants a tracker step needs, shared by every tracker with the same config. @internal */
 export interface TrackerParams {
   readonly threshold: number
   readonly minStableTicks: number
@@ -62,6 +80,7 @@ export interface TrackerParams {
   readonly saturateAt: number
 }
 
+/** @internal */
 export function trackerParams(c: {
   readonly degradationThreshold: number
   readonly minStableTicks: number
@@ -96,12 +115,13 @@ export function trackerParams(c: {
   }
 }
 
-/** Cool-down after the `count`-th event: `min(trunc(base ** count), max)`, without ever overflowing. */
+/** Cool-down after the `count`-th event: `min(trunc(base ** count), max)`, without ever overflowing. @internal */
 export function cooldownFor(p: TrackerParams, count: number): number {
   if (count >= p.saturateAt) return p.cooldownMaxTicks
   return Math.min(Math.trunc(Math.pow(p.cooldownBase, count)), p.cooldownMaxTicks)
 }
 
+/** @internal */
 export function initTracker(s: Float64Array, o: number): void {
   s[o] = 0
   s[o + 1] = 0
@@ -113,6 +133,8 @@ export function initTracker(s: Float64Array, o: number): void {
 /**
  * One tracker tick on a valid sample (`score` in [0, 1]). Returns whether
  * the sample was a degradation event, so the caller can time it.
+ *
+ * @internal
  */
 export function stepTracker(s: Float64Array, o: number, p: TrackerParams, score: number, degraded: boolean): boolean {
   const event = degraded || (s[o + 4] as number) - score >= p.threshold
@@ -150,14 +172,14 @@ function startCooldown(s: Float64Array, o: number, p: TrackerParams): void {
   s[o + 6] = (s[o + 6] as number) + 1
 }
 
-/** Instantaneous score of the tracker state at `o`. */
+/** Instantaneous score of the tracker state at `o`. @internal */
 export function trackerScore(s: Float64Array, o: number, minStableTicks: number): number {
   if ((s[o + 2] as number) > 0) return 0
   const stable = s[o] as number
   return stable >= minStableTicks ? 1 : stable / minStableTicks
 }
 
-/** Constants a filter step needs. */
+/** Constants a filter step needs. @internal */
 export interface HysteresisParams {
   readonly dwellTicks: number
   readonly rateLimitTicks: number
@@ -166,6 +188,7 @@ export interface HysteresisParams {
   readonly detectOscillations: boolean
 }
 
+/** @internal */
 export function initHysteresis(s: Float64Array, o: number, initialMode: number): void {
   s[o] = initialMode
   s[o + 1] = initialMode
@@ -181,6 +204,8 @@ export function initHysteresis(s: Float64Array, o: number, initialMode: number):
  * the previous one (a plain switch is 2, no switch 0): the
  * {@link WINDOW_SWITCH} and {@link WINDOW_OSCILLATION} bits of
  * {@link stepWindow}'s result, so a registry passes them on as they are.
+ *
+ * @internal
  */
 export const OSCILLATED = 6
 
@@ -190,6 +215,8 @@ export const OSCILLATED = 6
  * passing it through the state keeps a double argument off the call.
  * Returns 0, 2 (a switch) or 6 (a switch within `oscWindow` of the previous
  * one), so the caller can time switches.
+ *
+ * @internal
  */
 export function stepHysteresis(s: Float64Array, o: number, p: HysteresisParams, desired: number): number {
   s[o + 1] = desired
@@ -221,31 +248,33 @@ function trySwitch(s: Float64Array, o: number, p: HysteresisParams): number {
   return 2
 }
 
-/** Mode name for a mode index; a ternary of literals, so nothing is loaded. */
+/** Mode name for a mode index; a ternary of literals, so nothing is loaded. @internal */
 export function modeName(index: number): 'FAB0' | 'FAB1' | 'FAB2' {
   return index === 2 ? 'FAB2' : index === 1 ? 'FAB1' : 'FAB0'
 }
 
-/** Mode index of a valid mode name, -1 for anything else. */
+/** Mode index of a valid mode name, -1 for anything else. @internal */
 export function modeIndex(mode: unknown): number {
   return mode === 'FAB2' ? 2 : mode === 'FAB1' ? 1 : mode === 'FAB0' ? 0 : -1
 }
 
-/** The filter's effective mode index. */
+/** The filter's effective mode index. @internal */
 export function effectiveIndex(s: Float64Array, o: number): number {
   return s[o] as number
 }
 
-/** The last tick the filter accepted (-Infinity before the first). */
+/** The last tick the filter accepted (-Infinity before the first). @internal */
 export function lastTickOf(s: Float64Array, o: number): number {
   return s[o + 4] as number
 }
 
-/** Bits of {@link stepWindow}'s result. */
+/** Bits of {@link stepWindow}'s result. @internal */
 export const WINDOW_EVENT = 1
+/** @internal */
 export const WINDOW_SWITCH = 2
+/** @internal */
 export const WINDOW_OSCILLATION = 4
-/** The filter's last tick is ahead of the tracker's (someone drove it by hand): the update was not made. */
+/** The filter's last tick is ahead of the tracker's (someone drove it by hand): the update was not made. @internal */
 export const WINDOW_FILTER_BEHIND = 8
 
 /**
@@ -254,6 +283,8 @@ export const WINDOW_FILTER_BEHIND = 8
  * tracker's tick count. Returns a bit set of `WINDOW_*` flags, 0 in the
  * common case, so the caller only leaves the fast path to time an event or
  * a switch.
+ *
+ * @internal
  */
 export function stepWindow(s: Float64Array, o: number, tp: TrackerParams, hp: HysteresisParams | null, score: number, degraded: boolean): number {
   const result = stepTracker(s, o, tp, score, degraded) ? 1 : 0

@@ -24,7 +24,6 @@ describe('StabilityTracker defaults', () => {
       cooldownBase: 2,
       cooldownMaxTicks: 10_000,
       degradationThreshold: 0.1,
-      maxEventHistory: 1024,
     })
     expect(tracker.config).toEqual(TRACKER_DEFAULTS)
     expect(tracker.strict).toBe(false)
@@ -206,7 +205,7 @@ describe('StabilityTracker long runs', () => {
 })
 
 describe('StabilityTracker degradationEventsPerHour', () => {
-  it('counts events of the last 3600 s, an event exactly 3600 s old included', () => {
+  it('counts events of the last 3600 s, an event exactly 3600 s old included, in one-minute buckets', () => {
     const clock = manualClock(10_000)
     const tracker = new StabilityTracker({ clock: clock.now })
     tracker.tick(0.5, true)
@@ -214,31 +213,34 @@ describe('StabilityTracker degradationEventsPerHour', () => {
     tracker.tick(0.5, true)
     clock.set(10_000 + HOUR_MS)
     expect(tracker.degradationEventsPerHour()).toBe(2)
+    // Exact: 1. Both events share the first one-minute bucket, which is counted whole until it leaves the hour.
     clock.advance(1)
-    expect(tracker.getMetrics().degradationEventsPerHour).toBe(1)
-    clock.advance(1000)
+    expect(tracker.getMetrics().degradationEventsPerHour).toBe(2)
+    clock.set(60_000 + HOUR_MS - 1)
+    expect(tracker.degradationEventsPerHour()).toBe(2)
+    clock.set(60_000 + HOUR_MS)
     expect(tracker.degradationEventsPerHour()).toBe(0)
     expect(tracker.degradationCount).toBe(2)
   })
 
-  it('stays exact up to maxEventHistory distinct instants, then only overstates', () => {
+  it('reports 10 events/s over 2 h within one bucket of the exact 36,001 (earlier versions: 72,000)', () => {
     const clock = manualClock(0)
-    const tracker = new StabilityTracker({ maxEventHistory: 4, clock: clock.now })
-    for (let i = 0; i < 6; i++) {
+    const tracker = new StabilityTracker({ clock: clock.now })
+    for (let t = 0; t < 2 * HOUR_MS; t += 100) {
+      clock.set(t)
       tracker.tick(0.5, true)
-      clock.advance(1000)
     }
-    // Events at 0..5 s; the two oldest were merged forward.
-    clock.set(HOUR_MS + 500)
+    // Last event at 7,199,900 ms: the exact count over [3,599,900, 7,199,900] is 36,001. The oldest
+    // bucket read (3,540,000..3,600,000) adds its 599 events older than the hour; one bucket holds 600.
+    const exact = 36_001
     const figure = tracker.degradationEventsPerHour()
-    expect(figure).toBeGreaterThanOrEqual(5)
-    expect(figure).toBeLessThanOrEqual(6)
-    clock.set(HOUR_MS + 5000)
-    expect(tracker.degradationEventsPerHour()).toBe(1)
+    expect(figure).toBe(36_600)
+    expect(figure - exact).toBeLessThanOrEqual(600)
+    expect(tracker.degradationCount).toBe(72_000)
   })
 
-  it('shares one entry between events at the same instant', () => {
-    const tracker = new StabilityTracker({ maxEventHistory: 2, clock: () => 42 })
+  it('counts events at the same instant', () => {
+    const tracker = new StabilityTracker({ clock: () => 42 })
     for (let i = 0; i < 10; i++) tracker.tick(0.5, true)
     expect(tracker.degradationEventsPerHour()).toBe(10)
   })
@@ -304,7 +306,6 @@ describe('StabilityTracker options', () => {
     ['cooldownMaxTicks', -1, /"cooldownMaxTicks" must be an integer in \[0, 1000000000\]; got -1/],
     ['degradationThreshold', 0, /"degradationThreshold" must be a number in \(0, 1\]; got 0/],
     ['degradationThreshold', null, /"degradationThreshold" .*; got null/],
-    ['maxEventHistory', 1, /"maxEventHistory" must be an integer in \[2, 1000000\]; got 1/],
     ['clock', 5, /"clock" must be a function; got 5/],
     ['strict', 'yes', /"strict" must be a boolean; got "yes" \(string\)/],
   ]
@@ -324,8 +325,8 @@ describe('StabilityTracker options', () => {
   })
 
   it('accepts the bounds of every range', () => {
-    expect(() => new StabilityTracker({ minStableTicks: 1, emaDecay: 0, cooldownBase: 1, cooldownMaxTicks: 0, degradationThreshold: 1, maxEventHistory: 2 })).not.toThrow()
-    expect(() => new StabilityTracker({ minStableTicks: 1e9, emaDecay: 0.999999, cooldownBase: 1e6, cooldownMaxTicks: 1e9, maxEventHistory: 1e6 })).not.toThrow()
+    expect(() => new StabilityTracker({ minStableTicks: 1, emaDecay: 0, cooldownBase: 1, cooldownMaxTicks: 0, degradationThreshold: 1 })).not.toThrow()
+    expect(() => new StabilityTracker({ minStableTicks: 1e9, emaDecay: 0.999999, cooldownBase: 1e6, cooldownMaxTicks: 1e9 })).not.toThrow()
   })
 })
 
@@ -356,7 +357,10 @@ describe('StabilityTracker snapshots', () => {
     const b = manualClock(7)
     const restored = StabilityTracker.fromJSON(snapshot, { clock: b.now })
     expect(restored.degradationEventsPerHour()).toBe(1)
-    b.advance(1001)
+    // The event's age (3,609,000 ms from its bucket's middle) is capped at the hour; re-bucketed on the new clock's grid it expires at 60,000.
+    b.set(59_999)
+    expect(restored.degradationEventsPerHour()).toBe(1)
+    b.set(60_000)
     expect(restored.degradationEventsPerHour()).toBe(0)
   })
 
@@ -385,15 +389,21 @@ describe('StabilityTracker snapshots', () => {
     ['a NaN EMA (null in JSON)', (s) => ({ ...s, state: { ...s.state, ema: null } }), /state.ema must be a finite number/],
     ['fractional stable ticks', (s) => ({ ...s, state: { ...s.state, stableTicks: 1.5 } }), /state.stableTicks must be an integer/],
     ['a cool-down above the cap', (s) => ({ ...s, state: { ...s.state, cooldownRemaining: 10_001 } }), /state.cooldownRemaining/],
-    ['a total below the count', (s) => ({ ...s, state: { ...s.state, totalDegradations: 0 } }), /state.totalDegradations must be an integer in \[1,/],
-    ['stable ticks during a cool-down', (s) => ({ ...s, state: { ...s.state, stableTicks: 3 } }), /stable ticks during a cool-down/],
-    ['a cool-down without events', (s) => ({ ...s, state: { ...s.state, degradationCount: 0, totalDegradations: 0 } }), /cool-down without any degradation/],
+    ['a total below the count', (s) => ({ ...s, state: { ...s.state, totalDegradations: 0 } }), /state.degradationCount must be an integer in \[0, 0\]/],
+    ['stable ticks during a cool-down', (s) => ({ ...s, state: { ...s.state, stableTicks: 1 } }), /state.stableTicks must be 0 during a cool-down/],
+    ['a cool-down without events', (s) => ({ ...s, state: { ...s.state, degradationCount: 0, events: [] } }), /state.cooldownRemaining must be an integer in \[0, 0\]/],
     ['events that are not pairs', (s) => ({ ...s, state: { ...s.state, events: [[1]] } }), /state.events\[0\] must be an \[ageMs, count\] pair/],
     ['events not oldest first', (s) => ({ ...s, state: { ...s.state, events: [[1, 1], [5, 1]] } }), /oldest first/],
     ['a fractional event count', (s) => ({ ...s, state: { ...s.state, events: [[1, 0.5]] } }), /integer count >= 1/],
     ['an event older than an hour', (s) => ({ ...s, state: { ...s.state, events: [[HOUR_MS + 1, 1]] } }), /older than one hour/],
     ['events as an object', (s) => ({ ...s, state: { ...s.state, events: {} } }), /state.events must be an array/],
-    ['too many events', (s) => ({ ...s, config: { ...s.config, maxEventHistory: 2 }, state: { ...s.state, events: [[3, 1], [2, 1], [1, 1]] } }), /holds 3 entries, more than 2/],
+    // Consistency, not only types and ranges: each of these states is one no run produces.
+    ['events adding up to Infinity', (s) => ({ ...s, state: { ...s.state, events: [[10, 1e308], [5, 1e308]] } }), /state.events holds Infinity events, more than degradationCount \(1\)/],
+    ['more events in the hour than degradationCount', (s) => ({ ...s, state: { ...s.state, events: [[10, 1], [5, 1]] } }), /state.events holds 2 events, more than degradationCount \(1\)/],
+    ['more stable ticks than ticks', (s) => ({ ...s, state: { ...s.state, stableTicks: 3, cooldownRemaining: 0 } }), /state.stableTicks must be an integer in \[0, 2\]/],
+    ['9e15 degradations after 2 ticks', (s) => ({ ...s, state: { ...s.state, totalDegradations: 9e15 } }), /state.totalDegradations must be an integer in \[0, 2\]/],
+    ['a cool-down longer than the last event started', (s) => ({ ...s, state: { ...s.state, cooldownRemaining: 3 } }), /state.cooldownRemaining must be an integer in \[0, 2\]/],
+    ['a last score before any tick', (s) => ({ ...s, state: { ...s.state, ticks: 0, degradationCount: 0, totalDegradations: 0, cooldownRemaining: 0, events: [] } }), /state.lastScore must be null before the first tick/],
     ['a last score of 2', (s) => ({ ...s, state: { ...s.state, lastScore: 2 } }), /state.lastScore/],
   ]
 

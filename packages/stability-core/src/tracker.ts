@@ -1,5 +1,6 @@
 import { monotonicClock, type Clock } from './clock.js'
 import { EventWindow } from './event-window.js'
+import { STABILITY_KIND, brand } from './kind.js'
 import { modeForEma, type FabMode } from './modes.js'
 import { SnapshotReader } from './snapshot-error.js'
 import {
@@ -15,6 +16,7 @@ import {
   initTracker,
   trackerParams,
   trackerScore,
+  cooldownFor,
   type TrackerParams,
 } from './state.js'
 import { booleanOption, checkOptionKeys, describeValue, functionOption, numberOption, restoreOptions } from './validate.js'
@@ -31,13 +33,6 @@ export interface StabilityTrackerOptions {
   cooldownMaxTicks?: number
   /** A score drop of at least this much from the previous tick counts as a degradation. In (0, 1]. Default 0.1. */
   degradationThreshold?: number
-  /**
-   * Most distinct event instants kept for `degradationEventsPerHour`
-   * (16 bytes each, allocated as needed). The figure is exact while at most
-   * this many distinct instants fall in the last hour; beyond, it can only
-   * overstate. Integer in [2, 1e6]. Default 1024.
-   */
-  maxEventHistory?: number
   /** Clock in ms used to time degradation events. Default: `performance.now()`. */
   clock?: Clock
   /** Throw a `RangeError` on an invalid sample instead of ignoring and counting it. Default false. */
@@ -51,7 +46,6 @@ export interface StabilityTrackerConfig {
   readonly cooldownBase: number
   readonly cooldownMaxTicks: number
   readonly degradationThreshold: number
-  readonly maxEventHistory: number
 }
 
 /** The reference implementation's defaults. */
@@ -61,7 +55,6 @@ export const TRACKER_DEFAULTS: StabilityTrackerConfig = Object.freeze({
   cooldownBase: 2,
   cooldownMaxTicks: 10_000,
   degradationThreshold: 0.1,
-  maxEventHistory: 1024,
 })
 
 /** Length of the "events per hour" window. */
@@ -73,7 +66,11 @@ export interface StabilityMetrics {
   stabilityScore: number
   /** Exponential moving average of the score, in [0, 1]; starts at 1. */
   stabilityScoreEma: number
-  /** Degradation events in the last 3600 s of the tracker's clock (an event exactly 3600 s old counts). */
+  /**
+   * Degradation events in the last 3600 s of the tracker's clock, counted
+   * in 60 buckets of one minute: never below the exact count, never above
+   * it by more than the events of one minute (see {@link EventWindow}).
+   */
   degradationEventsPerHour: number
   /** Whether a cool-down is running. */
   isInCooldown: boolean
@@ -125,7 +122,11 @@ export interface StabilityTrackerRestoreOptions {
 
 const OWNER = 'StabilityTracker'
 export const TRACKER_SNAPSHOT_FORMAT = 'auris.stability-tracker'
-const CONFIG_KEYS = ['minStableTicks', 'emaDecay', 'cooldownBase', 'cooldownMaxTicks', 'degradationThreshold', 'maxEventHistory'] as const
+const CONFIG_KEYS = ['minStableTicks', 'emaDecay', 'cooldownBase', 'cooldownMaxTicks', 'degradationThreshold'] as const
+/** A config key of earlier versions (the events-per-hour history size), accepted and ignored in snapshots. */
+const LEGACY_CONFIG_KEY = 'maxEventHistory'
+/** Most `[ageMs, count]` pairs a snapshot may hold: 61 buckets, or an earlier version's history (at most 1e6 instants). */
+const MAX_EVENT_PAIRS = 1e6
 const OPTION_KEYS = [...CONFIG_KEYS, 'clock', 'strict'] as const
 const MAX_COUNT = Number.MAX_SAFE_INTEGER
 
@@ -143,7 +144,6 @@ export function resolveTrackerConfig(options?: StabilityTrackerOptions): Stabili
       max: 1,
       minExclusive: true,
     }),
-    maxEventHistory: numberOption(OWNER, 'maxEventHistory', o.maxEventHistory, d.maxEventHistory, { min: 2, max: 1e6, integer: true }),
   }
 }
 
@@ -171,7 +171,11 @@ export interface TrackerBinding {
   readonly offset: number
 }
 
-/** Validates options into a {@link TrackerSetup}; throws a `RangeError` naming the bad field. */
+/**
+ * Validates options into a {@link TrackerSetup}; throws a `RangeError` naming the bad field.
+ *
+ * @internal
+ */
 export function trackerSetup(options?: StabilityTrackerOptions): TrackerSetup {
   const config = Object.freeze(resolveTrackerConfig(options))
   return {
@@ -200,6 +204,12 @@ export function trackerSetup(options?: StabilityTrackerOptions): TrackerSetup {
  * ```
  */
 export class StabilityTracker {
+  static {
+    brand(this.prototype, 'tracker')
+  }
+
+  /** Brand recognised by {@link isStabilityTracker} across copies of this package. */
+  declare readonly [STABILITY_KIND]: 'tracker'
   /** The validated configuration. */
   readonly config: StabilityTrackerConfig
   /** Whether invalid samples throw instead of being counted. */
@@ -215,16 +225,22 @@ export class StabilityTracker {
 
   /**
    * @param options validated here; see {@link StabilityTrackerOptions}.
-   * @param binding internal: lets a window registry place the state in its own storage.
    * @throws {RangeError} when an option is outside its allowed range.
    */
+  constructor(options?: StabilityTrackerOptions)
+  /**
+   * Lets a window registry place the state in its own storage.
+   *
+   * @internal
+   */
+  constructor(options: StabilityTrackerOptions | undefined, binding: TrackerBinding)
   constructor(options?: StabilityTrackerOptions, binding?: TrackerBinding) {
     const setup = binding?.setup ?? trackerSetup(options)
     this.config = setup.config
     this.strict = setup.strict
     this.p = setup.params
     this.clock = setup.clock
-    this.events = new EventWindow(HOUR_MS, setup.config.maxEventHistory)
+    this.events = new EventWindow(HOUR_MS)
     this.s = binding?.state ?? new Float64Array(TRACKER_SLOTS)
     this.o = binding?.offset ?? 0
     initTracker(this.s, this.o)
@@ -298,7 +314,7 @@ export class StabilityTracker {
    */
   degradationEventsPerHour(now?: number): number {
     const events = this.events
-    if (events.entries === 0) return 0
+    if (events.empty) return 0
     return events.count(now ?? this.clock())
   }
 
@@ -492,33 +508,52 @@ export function readTrackerSnapshot(snapshot: unknown): ValidatedTrackerState {
   const root = r.object(snapshot, '')
   if (root.format !== TRACKER_SNAPSHOT_FORMAT) throw r.fail('format', `must be "${TRACKER_SNAPSHOT_FORMAT}"; got ${describeValue(root.format)}`)
   if (root.version !== 1) throw r.fail('version', `${describeValue(root.version)} is not supported (this version reads 1)`)
-  const rawConfig = r.object(root.config, 'config')
-  for (const key of CONFIG_KEYS) {
-    if (rawConfig[key] === undefined) throw r.fail(`config.${key}`, 'is missing')
-  }
-  let config: StabilityTrackerConfig
-  try {
-    config = resolveTrackerConfig(checkOptionKeys(OWNER, rawConfig, CONFIG_KEYS))
-  } catch (error) {
-    throw r.fail('config', (error as Error).message)
-  }
+  const config = readTrackerConfig(r, root.config, 'config')
   const s = r.object(root.state, 'state')
-  const count = r.number(s, 'degradationCount', 'state', 0, MAX_COUNT, true)
+  const ticks = r.number(s, 'ticks', 'state', 0, MAX_COUNT, true)
+  // Every event is a valid tick, and every event since the last reset is one of the tracker's life.
+  const totalDegradations = r.number(s, 'totalDegradations', 'state', 0, ticks, true)
+  const count = r.number(s, 'degradationCount', 'state', 0, totalDegradations, true)
+  const stableTicks = r.number(s, 'stableTicks', 'state', 0, ticks, true)
   const state: ValidatedTrackerState = {
     config,
-    stableTicks: r.number(s, 'stableTicks', 'state', 0, MAX_COUNT, true),
+    stableTicks,
     degradationCount: count,
-    totalDegradations: r.number(s, 'totalDegradations', 'state', count, MAX_COUNT, true),
-    cooldownRemaining: r.number(s, 'cooldownRemaining', 'state', 0, config.cooldownMaxTicks, true),
+    totalDegradations,
+    // A cool-down never outlasts the one the last event started.
+    cooldownRemaining: r.number(s, 'cooldownRemaining', 'state', 0, count === 0 ? 0 : cooldownFor(trackerParams(config), count), true),
     ema: r.number(s, 'ema', 'state', 0, 1),
     lastScore: r.nullableNumber(s, 'lastScore', 'state', 0, 1),
-    ticks: r.number(s, 'ticks', 'state', 0, MAX_COUNT, true),
+    ticks,
     invalidSamples: r.number(s, 'invalidSamples', 'state', 0, MAX_COUNT, true),
     clampedSamples: r.number(s, 'clampedSamples', 'state', 0, MAX_COUNT, true),
-    events: r.pairs(s, 'events', 'state', config.maxEventHistory),
+    events: r.pairs(s, 'events', 'state', MAX_EVENT_PAIRS),
   }
   if (state.events.some(([age]) => age > HOUR_MS)) throw r.fail('state.events', 'holds an event older than one hour')
-  if (state.cooldownRemaining > 0 && state.stableTicks > 0) throw r.fail('state', 'has stable ticks during a cool-down, which no run produces')
-  if (state.cooldownRemaining > 0 && count === 0) throw r.fail('state', 'has a cool-down without any degradation')
+  // The window is cleared with the event count on reset, so it never holds more events than that count.
+  let inWindow = 0
+  for (const [, n] of state.events) inWindow += n
+  if (inWindow > count) throw r.fail('state.events', `holds ${String(inWindow)} events, more than degradationCount (${String(count)})`)
+  if (state.cooldownRemaining > 0 && stableTicks > 0) throw r.fail('state.stableTicks', 'must be 0 during a cool-down, as every run produces')
+  if (state.lastScore !== null && ticks === 0) throw r.fail('state.lastScore', 'must be null before the first tick')
+  if (ticks === 0 && state.ema !== 1) throw r.fail('state.ema', 'must be 1 before the first tick')
   return state
+}
+
+/**
+ * Validates a snapshot's tracker config (an earlier version's `maxEventHistory` is accepted and ignored).
+ *
+ * @internal
+ */
+export function readTrackerConfig(r: SnapshotReader, value: unknown, path: string): StabilityTrackerConfig {
+  const raw = r.object(value, path)
+  for (const key of CONFIG_KEYS) {
+    if (raw[key] === undefined) throw r.fail(`${path}.${key}`, 'is missing')
+  }
+  const { [LEGACY_CONFIG_KEY]: _legacy, ...rest } = raw
+  try {
+    return resolveTrackerConfig(checkOptionKeys(OWNER, rest, CONFIG_KEYS))
+  } catch (error) {
+    throw r.fail(path, (error as Error).message)
+  }
 }

@@ -1,5 +1,6 @@
 /**
- * Option validation shared by the constructors. Every failure is a
+ * Option validation shared by the constructors, and exported so the other
+ * packages (HTTP routes, the probe) throw the same messages. Every failure is a
  * `RangeError` whose message names the owner, the field, the value received
  * and the allowed range, so a bad deployment config fails at start-up with a
  * message that says what to change.
@@ -17,7 +18,17 @@ export interface NumberRange {
   readonly integer?: boolean
 }
 
-/** A short, safe rendering of any value for an error message. */
+/**
+ * A short, safe rendering of any value for an error message (strings cut at
+ * 40 characters, objects named by kind, never their content).
+ *
+ * @example
+ * ```ts
+ * describeValue(-0)      // '-0'
+ * describeValue('abc')   // '"abc" (string)'
+ * describeValue({ a: 1 }) // 'an object'
+ * ```
+ */
 export function describeValue(value: unknown): string {
   switch (typeof value) {
     case 'number':
@@ -42,7 +53,15 @@ export function describeValue(value: unknown): string {
   }
 }
 
-/** `[0, 1)`, `integer in [1, 1000000]` and so on. */
+/**
+ * The allowed range in words, as the error messages say it.
+ *
+ * @example
+ * ```ts
+ * describeRange({ min: 0, max: 1, maxExclusive: true }) // 'a number in [0, 1)'
+ * describeRange({ min: 1, max: 10, integer: true })      // 'an integer in [1, 10]'
+ * ```
+ */
 export function describeRange(range: NumberRange): string {
   const lo = range.minExclusive === true ? '(' : '['
   const hi = range.maxExclusive === true ? ')' : ']'
@@ -51,7 +70,15 @@ export function describeRange(range: NumberRange): string {
   return range.integer === true ? `an integer in ${interval}` : `a number in ${interval}`
 }
 
-/** Whether `value` lies in `range` (type included). */
+/**
+ * Whether `value` is a number (not NaN) in `range`.
+ *
+ * @example
+ * ```ts
+ * inRange(0.5, { min: 0, max: 1 })                // true
+ * inRange(1.5, { min: 0, max: 10, integer: true }) // false
+ * ```
+ */
 export function inRange(value: unknown, range: NumberRange): value is number {
   if (typeof value !== 'number' || Number.isNaN(value)) return false
   if (range.integer === true && !Number.isInteger(value)) return false
@@ -60,14 +87,32 @@ export function inRange(value: unknown, range: NumberRange): value is number {
   return true
 }
 
-/** Throws the standard error for an option outside its allowed set. */
+/**
+ * The standard error for an option outside its allowed set:
+ * `<owner>: option "<field>" must be <allowed>; got <value>`. Returned, so the
+ * caller writes `throw rangeError(...)`.
+ *
+ * @example
+ * ```ts
+ * rangeError('metricsRoutes', 'timeoutMs', -1, 'a number in (0, 600000]').message
+ * // 'metricsRoutes: option "timeoutMs" must be a number in (0, 600000]; got -1'
+ * ```
+ */
 export function rangeError(owner: string, field: string, value: unknown, allowed: string): RangeError {
   return new RangeError(`${owner}: option "${field}" must be ${allowed}; got ${describeValue(value)}`)
 }
 
 /**
  * Returns `value` when it lies in `range`, `fallback` when it is
- * `undefined`, and throws a `RangeError` otherwise.
+ * `undefined`, and throws a `RangeError` naming owner, field, value and
+ * range otherwise.
+ *
+ * @example
+ * ```ts
+ * numberOption('metricsRoutes', 'maxAgeMs', undefined, 0, { min: 0, max: 3_600_000 }) // 0
+ * numberOption('metricsRoutes', 'maxAgeMs', -5, 0, { min: 0, max: 3_600_000 })
+ * // throws RangeError: metricsRoutes: option "maxAgeMs" must be a number in [0, 3600000]; got -5
+ * ```
  */
 export function numberOption(owner: string, field: string, value: unknown, fallback: number, range: NumberRange): number {
   if (value === undefined) return fallback
@@ -75,14 +120,28 @@ export function numberOption(owner: string, field: string, value: unknown, fallb
   return value
 }
 
-/** A boolean option, `fallback` when undefined. */
+/**
+ * A boolean option, `fallback` when undefined; anything else throws a `RangeError`.
+ *
+ * @example
+ * ```ts
+ * booleanOption('StabilityTracker', 'strict', undefined, false) // false
+ * ```
+ */
 export function booleanOption(owner: string, field: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback
   if (typeof value !== 'boolean') throw rangeError(owner, field, value, 'a boolean')
   return value
 }
 
-/** A function option, `fallback` when undefined. */
+/**
+ * A function option, `fallback` when undefined; anything else throws a `RangeError`.
+ *
+ * @example
+ * ```ts
+ * const clock = functionOption('StabilityTracker', 'clock', undefined, () => 0)
+ * ```
+ */
 export function functionOption<F>(owner: string, field: string, value: unknown, fallback: F): F {
   if (value === undefined) return fallback
   if (typeof value !== 'function') throw rangeError(owner, field, value, 'a function')
@@ -93,6 +152,13 @@ export function functionOption<F>(owner: string, field: string, value: unknown, 
  * Checks that `options` is an object (or undefined) holding only `known`
  * keys. Unknown keys are rejected rather than ignored: a misspelt option
  * (`decay` for `emaDecay`) would otherwise be silently dropped.
+ *
+ * @example
+ * ```ts
+ * checkOptionKeys('metricsRoutes', { timeoutMs: 5 }, ['timeoutMs', 'maxAgeMs']) // { timeoutMs: 5 }
+ * checkOptionKeys('metricsRoutes', { timeout: 5 }, ['timeoutMs'])
+ * // throws RangeError: metricsRoutes: unknown option "timeout"; known options: timeoutMs
+ * ```
  */
 export function checkOptionKeys(owner: string, options: unknown, known: readonly string[]): Readonly<Record<string, unknown>> {
   if (options === undefined || options === null) return {}
@@ -107,13 +173,13 @@ export function checkOptionKeys(owner: string, options: unknown, known: readonly
   return options as Readonly<Record<string, unknown>>
 }
 
-/** The options `fromJSON` accepts beside a snapshot: the ones a snapshot cannot carry. */
+/** The options `fromJSON` accepts beside a snapshot: the ones a snapshot cannot carry. @internal */
 export interface RuntimeOptions {
   clock?: () => number
   strict?: boolean
 }
 
-/** Keeps only the defined runtime options, so spreading them never overrides a value with `undefined`. */
+/** Keeps only the defined runtime options, so spreading them never overrides a value with `undefined`. @internal */
 export function restoreOptions(options: RuntimeOptions | undefined): RuntimeOptions {
   const out: RuntimeOptions = {}
   if (options?.clock !== undefined) out.clock = options.clock

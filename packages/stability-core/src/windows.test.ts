@@ -328,6 +328,6 @@ describe('StabilityWindows snapshot fit', () => {
   it('refuses a registry config that does not validate', () => {
     const snap = JSON.parse(JSON.stringify(new StabilityWindows().toJSON()))
     snap.tracker.emaDecay = 5
-    expect(() => StabilityWindows.fromJSON(snap)).toThrow(/does not make a registry: .*"emaDecay"/)
+    expect(() => StabilityWindows.fromJSON(snap)).toThrow(/tracker StabilityTracker: option "emaDecay"/)
   })
 })

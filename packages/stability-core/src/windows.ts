@@ -10,6 +10,7 @@ import {
   type HysteresisSnapshot,
   type ValidatedHysteresisState,
 } from './hysteresis.js'
+import { STABILITY_KIND, brand } from './kind.js'
 import { SnapshotReader } from './snapshot-error.js'
 import {
   BLOCK_HYSTERESIS,
@@ -24,6 +25,7 @@ import {
 } from './state.js'
 import {
   StabilityTracker,
+  readTrackerConfig,
   readTrackerSnapshot,
   trackerSetup,
   type StabilityTrackerConfig,
@@ -94,12 +96,6 @@ export interface StabilityWindowsSnapshot {
   readonly evicted: number
 }
 
-/** A registry's shared pieces a window needs to step itself. */
-interface Stepper {
-  readonly tp: TrackerParams
-  readonly hp: HysteresisParams | null
-}
-
 class Slot implements StabilityWindow {
   /** Samples seen (valid + invalid) at the last sweep: activity is read off the counters, not written per tick. */
   seen = 0
@@ -117,7 +113,9 @@ class Slot implements StabilityWindow {
     public lastSeen: number,
     private readonly state: Float64Array,
     private readonly offset: number,
-    private readonly stepper: Stepper,
+    /** The registry's step constants, shared by every window. */
+    private readonly tp: TrackerParams,
+    private readonly hp: HysteresisParams | null,
     /** The tracker's event window and clock: `tracker.recordEvent()` without going through the tracker. */
     private readonly events: EventWindow,
     private readonly clock: Clock,
@@ -129,7 +127,7 @@ class Slot implements StabilityWindow {
       score = this.tracker.sanitize(score, degraded)
       if (score !== score) return true
     }
-    const result = stepWindow(this.state, this.offset, this.stepper.tp, this.stepper.hp, score, degraded)
+    const result = stepWindow(this.state, this.offset, this.tp, this.hp, score, degraded)
     if (result !== 0) this.afterStep(result)
     return true
   }
@@ -176,7 +174,13 @@ function samplesSeen(slot: Slot): number {
  * for (const w of windows) console.log(w.id, w.tracker.recommendMode(), w.hysteresis?.effectiveMode)
  * ```
  */
-export class StabilityWindows implements Iterable<StabilityWindow>, Stepper {
+export class StabilityWindows implements Iterable<StabilityWindow> {
+  static {
+    brand(this.prototype, 'windows')
+  }
+
+  /** Brand recognised by {@link isStabilityWindows} across copies of this package. */
+  declare readonly [STABILITY_KIND]: 'windows'
   /** Most windows alive at once. */
   readonly maxWindows: number
   /** Idle time (ms) after which a window is evicted. */
@@ -188,9 +192,9 @@ export class StabilityWindows implements Iterable<StabilityWindow>, Stepper {
   private readonly trackers: TrackerSetup
   private readonly filters: HysteresisSetup | null
   /** @internal */
-  readonly tp: TrackerParams
+  private readonly tp: TrackerParams
   /** @internal */
-  readonly hp: HysteresisParams | null
+  private readonly hp: HysteresisParams | null
   private readonly sweepIntervalMs: number
   private readonly chunks: Float64Array[] = []
   private readonly free: number[] = []
@@ -373,7 +377,7 @@ export class StabilityWindows implements Iterable<StabilityWindow>, Stepper {
     const root = r.object(snapshot, '')
     if (root.format !== WINDOWS_SNAPSHOT_FORMAT) throw r.fail('format', `must be "${WINDOWS_SNAPSHOT_FORMAT}"; got ${describeValue(root.format)}`)
     if (root.version !== 1) throw r.fail('version', `${describeValue(root.version)} is not supported (this version reads 1)`)
-    const trackerConfig = r.object(root.tracker, 'tracker')
+    const trackerConfig = readTrackerConfig(r, root.tracker, 'tracker')
     const hysteresisConfig = root.hysteresis === false ? false : r.object(root.hysteresis, 'hysteresis')
     let registry: StabilityWindows
     try {
@@ -463,7 +467,8 @@ export class StabilityWindows implements Iterable<StabilityWindow>, Stepper {
       now,
       state,
       offset,
-      this,
+      this.tp,
+      this.hp,
       tracker.eventWindow,
       this.trackers.clock,
     )
