@@ -102,6 +102,16 @@ function defaultOnError(error: unknown): void {
 
 type RouteName = 'metrics' | 'health' | 'ready' | 'live'
 
+/** Where the routes are mounted, as requested: parameters filled in, no trailing slash (but `/`). */
+function mountPath(c: Context): string {
+  const pattern = baseRoutePath(c)
+  // basePath fills in a mount's parameters (`/:tenant/metrics`); a plain mount path is its own base.
+  const base = /[:*]/.test(pattern) ? basePath(c) : pattern
+  // `app.route('/x/', routes)` serves the same paths as `app.route('/x', routes)`: with the slash kept,
+  // `/x/health` would be read as `health` below `/x/` and miss the health route.
+  return base.length > 1 && base.endsWith('/') ? base.replace(/\/+$/, '') || '/' : base
+}
+
 /**
  * Which of the routes a request is for, from its path relative to where the
  * routes are mounted (`basePath`), one trailing slash allowed. Deciding on
@@ -109,9 +119,7 @@ type RouteName = 'metrics' | 'health' | 'ready' | 'live'
  * routes mounted at `/ops/health` from looking like the health route.
  */
 function routeOf(c: Context, probes: boolean): RouteName | undefined {
-  const pattern = baseRoutePath(c)
-  // basePath fills in a mount's parameters (`/:tenant/metrics`); a plain mount path is its own base.
-  const base = /[:*]/.test(pattern) ? basePath(c) : pattern
+  const base = mountPath(c)
   const path = c.req.path
   if (!path.startsWith(base)) return undefined
   let rest = base === '/' ? path : path.slice(base.length)
@@ -269,7 +277,7 @@ export function metricsRoutes(options: MetricsRoutesOptions): Hono {
       status: enabled ? 'enabled' : 'disabled',
       feature_flag: METRICS_FLAG,
       flag_value: readMetricsFlag(c) ?? null,
-      endpoint: enabled ? basePath(c) : null,
+      endpoint: enabled ? mountPath(c) : null,
     })
   }
   const ready = (c: Context): Response => {
