@@ -5,7 +5,7 @@ export type ReadinessStatus = 'ready' | 'degraded' | 'unready'
 
 /** Options of the readiness route (`metricsRoutes({ readiness })`) and of {@link evaluateReadiness}. */
 export interface ReadinessOptions {
-  /** The windows to judge: a `StabilityWindows` registry, or any iterable of windows. Read on every request. */
+  /** The windows to judge: a `StabilityWindows` registry, or an array of windows (any iterable that can be read again; not a one-shot iterator). Read on every request. */
   windows: Iterable<StabilityWindow>
   /**
    * The FAB loop's tick period in ms: cool-downs are counted in ticks, and

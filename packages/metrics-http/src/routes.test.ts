@@ -4,7 +4,7 @@ import { createStabilityExporter } from '@auris/prom-exporter'
 import { Hono } from 'hono'
 import { Counter, Registry } from 'prom-client'
 import { request as httpRequest } from 'node:http'
-import { gunzipSync } from 'node:zlib'
+import { gunzipSync, inflateSync } from 'node:zlib'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { metricsRoutes, type MetricsRoutesOptions } from './routes.js'
 import type { MetricsSource } from './source.js'
@@ -248,6 +248,27 @@ describe('compression', () => {
     expect(plain.headers.get('Content-Encoding')).toBeNull()
     const off = await mounted({ sources: source(big), compressThreshold: false }).request('/metrics/exp', { headers: { 'Accept-Encoding': 'gzip' } }, ON)
     expect(off.headers.get('Content-Encoding')).toBeNull()
+  })
+
+  it('follows the q-values of Accept-Encoding: q=0 refuses an encoding', async () => {
+    const big = 'x_metric{window_id="w"} 1\n'.repeat(200)
+    const app = mounted({ sources: source(big) })
+    const cases: [string, string | null][] = [
+      ['gzip;q=0', null],
+      ['gzip;q=0, deflate;q=0', null],
+      ['identity', null],
+      ['br', null],
+      ['deflate', 'deflate'],
+      ['gzip;q=0, deflate', 'deflate'],
+      ['deflate;q=0.5, gzip', 'gzip'],
+      ['gzip, deflate', 'gzip'],
+    ]
+    for (const [accept, encoding] of cases) {
+      const res = await app.request('/metrics/exp', { headers: { 'Accept-Encoding': accept } }, ON)
+      expect(res.headers.get('Content-Encoding'), accept).toBe(encoding)
+      const bytes = Buffer.from(await res.arrayBuffer())
+      expect(encoding === 'gzip' ? gunzipSync(bytes).toString() : encoding === 'deflate' ? inflateSync(bytes).toString() : bytes.toString(), accept).toBe(big)
+    }
   })
 })
 
