@@ -226,6 +226,47 @@ describe('maxAgeMs', () => {
     expect(() => metricsRoutes({ sources: source('a'), clock: 5 as unknown as () => number })).toThrow('metricsRoutes: option "clock" must be a function returning ms')
   })
 
+  it('ages the cache from when a render finished, so a render slower than maxAgeMs is still shared', async () => {
+    let renders = 0
+    let now = 0
+    // Each render takes 300 ms of the clock, three times maxAgeMs.
+    const slow = { contentType: TEXT, metrics: () => { now += 300; return `r ${String(++renders)}\n` } }
+    const app = mounted({ sources: slow, maxAgeMs: 100, clock: () => now })
+    expect(await (await app.request('/metrics/exp', {}, ON)).text()).toBe('r 1\n')
+    // The scrapes queued behind the render arrive as it finishes: they get its body.
+    expect(await (await app.request('/metrics/exp', {}, ON)).text()).toBe('r 1\n')
+    now += 100
+    expect(await (await app.request('/metrics/exp', {}, ON)).text()).toBe('r 1\n')
+    now += 1
+    expect(await (await app.request('/metrics/exp', {}, ON)).text()).toBe('r 2\n')
+    expect(renders).toBe(2)
+  })
+
+  it('shares a render in flight with every scrape that arrives meanwhile, however long it takes', async () => {
+    let renders = 0
+    let now = 0
+    const pending: ((text: string) => void)[] = []
+    const manual = { contentType: TEXT, metrics: () => new Promise<string>((resolve) => { renders++; pending.push(resolve) }) }
+    const app = mounted({ sources: manual, maxAgeMs: 100, clock: () => now })
+    const first = app.request('/metrics/exp', {}, ON)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    now = 5_000
+    const second = app.request('/metrics/exp', {}, ON)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    expect(renders).toBe(1)
+    pending[0]?.('r 1\n')
+    expect([await (await first).text(), await (await second).text()]).toEqual(['r 1\n', 'r 1\n'])
+    expect(renders).toBe(1)
+  })
+
+  it('serves every scrape, uncached, while an injected clock throws', async () => {
+    let renders = 0
+    const app = mounted({ sources: { contentType: TEXT, metrics: () => `r ${String(++renders)}\n` }, maxAgeMs: 1000, clock: () => { throw new Error('no clock') } })
+    expect(await (await app.request('/metrics/exp', {}, ON)).text()).toBe('r 1\n')
+    await new Promise((resolve) => setTimeout(resolve, 1))
+    expect(await (await app.request('/metrics/exp', {}, ON)).text()).toBe('r 2\n')
+  })
+
   it('renders again once the cached body is older than maxAgeMs', async () => {
     let renders = 0
     const app = mounted({ sources: { contentType: TEXT, metrics: () => `r ${String(++renders)}\n` }, maxAgeMs: 20 })
