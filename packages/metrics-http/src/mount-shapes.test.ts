@@ -36,6 +36,7 @@ const SHAPES: Shape[] = [
   { name: 'root', mount: (r) => new Hono().route('/', r), metrics: '/' },
   { name: 'unmounted', mount: (r) => r, metrics: '/' },
   { name: '/x', mount: (r) => new Hono().route('/x', r), metrics: '/x' },
+  { name: '/x/ (mount path with a trailing slash)', mount: (r) => new Hono().route('/x/', r), metrics: '/x' },
   { name: '/x/health', mount: (r) => new Hono().route('/x/health', r), metrics: '/x/health' },
   { name: '/health', mount: (r) => new Hono().route('/health', r), metrics: '/health' },
   { name: '/ops/health/health', mount: (r) => new Hono().route('/ops/health/health', r), metrics: '/ops/health/health' },

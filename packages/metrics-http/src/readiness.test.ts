@@ -74,8 +74,23 @@ describe('evaluateReadiness', () => {
     expect(evaluateReadiness({ windows: new StabilityWindows(), tickMs: 100 })).toEqual({ status: 'ready', httpStatus: 200, retryAfterSeconds: null, windows: [] })
   })
 
+  it('answers for a registry of 150 000 refusing windows (no argument spread that overflows the stack)', () => {
+    const windows = new StabilityWindows({ tracker: TRACKER, hysteresis: false, maxWindows: 150_000 })
+    // Every window one event (FAB1, cool-down 4 ticks); w0 two events (FAB0, cool-down 16).
+    for (let i = 0; i < 150_000; i++) windows.tick(`w${String(i)}`, 0.1, true)
+    windows.tick('w0', 0.1, true)
+    const table = { FAB1: 'unready', FAB0: 'unready' } as const
+    const worst = evaluateReadiness({ windows, tickMs: 1000, statusByMode: table })
+    expect([worst.status, worst.httpStatus, worst.retryAfterSeconds, worst.windows.length]).toEqual(['unready', 503, 16, 150_000])
+    const any = evaluateReadiness({ windows, tickMs: 1000, statusByMode: table, combine: 'any-of' })
+    expect([any.status, any.httpStatus, any.retryAfterSeconds]).toEqual(['unready', 503, 4])
+  })
+
   it.each([
     ['no windows', { tickMs: 100 }, 'metricsRoutes: option "readiness.windows" is required: a StabilityWindows registry or an iterable of windows'],
+    // A generator or `registry[Symbol.iterator]()` would be read by the first request only: every later one would see no window and answer ready.
+    ['a one-shot iterator', { tickMs: 100, windows: windowsWith({ global: [[0.1, true]] })[Symbol.iterator]() }, 'metricsRoutes: option "readiness.windows" is an iterator, which can be read only once; pass the StabilityWindows registry itself or an array of windows'],
+    ['a NaN tick', { tickMs: Number.NaN }, 'metricsRoutes: option "readiness.tickMs" must be a number in (0, 3600000] (the tick period in ms); got NaN'],
     ['a zero tick', { tickMs: 0 }, 'metricsRoutes: option "readiness.tickMs" must be a number in (0, 3600000] (the tick period in ms); got 0'],
     ['a bad mode key', { tickMs: 1, statusByMode: { FAB3: 'ready' } }, 'metricsRoutes: option "readiness.statusByMode" has key "FAB3"; allowed: "FAB0", "FAB1", "FAB2"'],
     ['a bad status', { tickMs: 1, statusByMode: { FAB0: 'down' } }, 'metricsRoutes: option "readiness.statusByMode.FAB0" must be one of "unready", "degraded", "ready"; got "down"'],

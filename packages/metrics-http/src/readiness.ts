@@ -5,7 +5,7 @@ export type ReadinessStatus = 'ready' | 'degraded' | 'unready'
 
 /** Options of the readiness route (`metricsRoutes({ readiness })`) and of {@link evaluateReadiness}. */
 export interface ReadinessOptions {
-  /** The windows to judge: a `StabilityWindows` registry, or any iterable of windows. Read on every request. */
+  /** The windows to judge: a `StabilityWindows` registry, or an array of windows (any iterable that can be read again; not a one-shot iterator). Read on every request. */
   windows: Iterable<StabilityWindow>
   /**
    * The FAB loop's tick period in ms: cool-downs are counted in ticks, and
@@ -100,6 +100,11 @@ export function resolveReadiness(options: unknown): ResolvedReadiness {
   const windows = o.windows
   if (typeof windows !== 'object' || windows === null || typeof (windows as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== 'function') {
     throw new RangeError('metricsRoutes: option "readiness.windows" is required: a StabilityWindows registry or an iterable of windows')
+  }
+  // An iterator (a generator, `registry[Symbol.iterator]()`) yields its windows once: every request after the
+  // first would see none and answer `ready` whatever the windows' state.
+  if (typeof (windows as { next?: unknown }).next === 'function') {
+    throw new RangeError('metricsRoutes: option "readiness.windows" is an iterator, which can be read only once; pass the StabilityWindows registry itself or an array of windows')
   }
   const tickMs = o.tickMs
   if (typeof tickMs !== 'number' || !(tickMs > 0) || tickMs > 3_600_000) {
@@ -208,7 +213,12 @@ export function evaluateReadiness(options: ReadinessOptions | ResolvedReadiness)
   }
   if (status !== 'unready') return { status, httpStatus: 200, retryAfterSeconds: null, windows: detail }
   // worst-of: every refusing window must recover, so the longest cool-down; any-of: the first to recover will do.
-  const waits = detail.filter((w) => w.status === 'unready').map((w) => w.cooldown_remaining_ticks)
-  const ticks = r.combine === 'worst-of' ? Math.max(0, ...waits) : Math.min(...waits)
+  // A loop, not Math.max(...waits): spreading some 130 000 arguments overflows the stack, and a
+  // registry may hold up to a million windows.
+  let ticks = r.combine === 'worst-of' ? 0 : Infinity
+  for (const w of detail) {
+    if (w.status !== 'unready') continue
+    ticks = r.combine === 'worst-of' ? Math.max(ticks, w.cooldown_remaining_ticks) : Math.min(ticks, w.cooldown_remaining_ticks)
+  }
   return { status, httpStatus: 503, retryAfterSeconds: Math.max(1, Math.ceil((ticks * r.tickMs) / 1000)), windows: detail }
 }

@@ -4,7 +4,7 @@ import { createStabilityExporter } from '@auris/prom-exporter'
 import { Hono } from 'hono'
 import { Counter, Registry } from 'prom-client'
 import { request as httpRequest } from 'node:http'
-import { gunzipSync } from 'node:zlib'
+import { gunzipSync, inflateSync } from 'node:zlib'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { metricsRoutes, type MetricsRoutesOptions } from './routes.js'
 import type { MetricsSource } from './source.js'
@@ -226,6 +226,47 @@ describe('maxAgeMs', () => {
     expect(() => metricsRoutes({ sources: source('a'), clock: 5 as unknown as () => number })).toThrow('metricsRoutes: option "clock" must be a function returning ms')
   })
 
+  it('ages the cache from when a render finished, so a render slower than maxAgeMs is still shared', async () => {
+    let renders = 0
+    let now = 0
+    // Each render takes 300 ms of the clock, three times maxAgeMs.
+    const slow = { contentType: TEXT, metrics: () => { now += 300; return `r ${String(++renders)}\n` } }
+    const app = mounted({ sources: slow, maxAgeMs: 100, clock: () => now })
+    expect(await (await app.request('/metrics/exp', {}, ON)).text()).toBe('r 1\n')
+    // The scrapes queued behind the render arrive as it finishes: they get its body.
+    expect(await (await app.request('/metrics/exp', {}, ON)).text()).toBe('r 1\n')
+    now += 100
+    expect(await (await app.request('/metrics/exp', {}, ON)).text()).toBe('r 1\n')
+    now += 1
+    expect(await (await app.request('/metrics/exp', {}, ON)).text()).toBe('r 2\n')
+    expect(renders).toBe(2)
+  })
+
+  it('shares a render in flight with every scrape that arrives meanwhile, however long it takes', async () => {
+    let renders = 0
+    let now = 0
+    const pending: ((text: string) => void)[] = []
+    const manual = { contentType: TEXT, metrics: () => new Promise<string>((resolve) => { renders++; pending.push(resolve) }) }
+    const app = mounted({ sources: manual, maxAgeMs: 100, clock: () => now })
+    const first = app.request('/metrics/exp', {}, ON)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    now = 5_000
+    const second = app.request('/metrics/exp', {}, ON)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    expect(renders).toBe(1)
+    pending[0]?.('r 1\n')
+    expect([await (await first).text(), await (await second).text()]).toEqual(['r 1\n', 'r 1\n'])
+    expect(renders).toBe(1)
+  })
+
+  it('serves every scrape, uncached, while an injected clock throws', async () => {
+    let renders = 0
+    const app = mounted({ sources: { contentType: TEXT, metrics: () => `r ${String(++renders)}\n` }, maxAgeMs: 1000, clock: () => { throw new Error('no clock') } })
+    expect(await (await app.request('/metrics/exp', {}, ON)).text()).toBe('r 1\n')
+    await new Promise((resolve) => setTimeout(resolve, 1))
+    expect(await (await app.request('/metrics/exp', {}, ON)).text()).toBe('r 2\n')
+  })
+
   it('renders again once the cached body is older than maxAgeMs', async () => {
     let renders = 0
     const app = mounted({ sources: { contentType: TEXT, metrics: () => `r ${String(++renders)}\n` }, maxAgeMs: 20 })
@@ -248,6 +289,27 @@ describe('compression', () => {
     expect(plain.headers.get('Content-Encoding')).toBeNull()
     const off = await mounted({ sources: source(big), compressThreshold: false }).request('/metrics/exp', { headers: { 'Accept-Encoding': 'gzip' } }, ON)
     expect(off.headers.get('Content-Encoding')).toBeNull()
+  })
+
+  it('follows the q-values of Accept-Encoding: q=0 refuses an encoding', async () => {
+    const big = 'x_metric{window_id="w"} 1\n'.repeat(200)
+    const app = mounted({ sources: source(big) })
+    const cases: [string, string | null][] = [
+      ['gzip;q=0', null],
+      ['gzip;q=0, deflate;q=0', null],
+      ['identity', null],
+      ['br', null],
+      ['deflate', 'deflate'],
+      ['gzip;q=0, deflate', 'deflate'],
+      ['deflate;q=0.5, gzip', 'gzip'],
+      ['gzip, deflate', 'gzip'],
+    ]
+    for (const [accept, encoding] of cases) {
+      const res = await app.request('/metrics/exp', { headers: { 'Accept-Encoding': accept } }, ON)
+      expect(res.headers.get('Content-Encoding'), accept).toBe(encoding)
+      const bytes = Buffer.from(await res.arrayBuffer())
+      expect(encoding === 'gzip' ? gunzipSync(bytes).toString() : encoding === 'deflate' ? inflateSync(bytes).toString() : bytes.toString(), accept).toBe(big)
+    }
   })
 })
 

@@ -51,8 +51,9 @@ export interface MetricsRoutesOptions {
    */
   compressThreshold?: number | false
   /**
-   * Serve a body rendered at most this many ms ago instead of rendering
-   * again. Concurrent scrapes then share one render: with many scrapers
+   * Serve a body whose render finished at most this many ms ago instead of
+   * rendering again; a render in flight is shared with every scrape that
+   * arrives meanwhile. Concurrent scrapes then share one render: with many scrapers
    * (or a load test) the latency stays near one render time instead of
    * growing with the queue. Default 0: every scrape renders (Prometheus
    * scrapes every 15 s or so, so a cache below that never serves it stale data
@@ -102,6 +103,16 @@ function defaultOnError(error: unknown): void {
 
 type RouteName = 'metrics' | 'health' | 'ready' | 'live'
 
+/** Where the routes are mounted, as requested: parameters filled in, no trailing slash (but `/`). */
+function mountPath(c: Context): string {
+  const pattern = baseRoutePath(c)
+  // basePath fills in a mount's parameters (`/:tenant/metrics`); a plain mount path is its own base.
+  const base = /[:*]/.test(pattern) ? basePath(c) : pattern
+  // `app.route('/x/', routes)` serves the same paths as `app.route('/x', routes)`: with the slash kept,
+  // `/x/health` would be read as `health` below `/x/` and miss the health route.
+  return base.length > 1 && base.endsWith('/') ? base.replace(/\/+$/, '') || '/' : base
+}
+
 /**
  * Which of the routes a request is for, from its path relative to where the
  * routes are mounted (`basePath`), one trailing slash allowed. Deciding on
@@ -109,9 +120,7 @@ type RouteName = 'metrics' | 'health' | 'ready' | 'live'
  * routes mounted at `/ops/health` from looking like the health route.
  */
 function routeOf(c: Context, probes: boolean): RouteName | undefined {
-  const pattern = baseRoutePath(c)
-  // basePath fills in a mount's parameters (`/:tenant/metrics`); a plain mount path is its own base.
-  const base = /[:*]/.test(pattern) ? basePath(c) : pattern
+  const base = mountPath(c)
   const path = c.req.path
   if (!path.startsWith(base)) return undefined
   let rest = base === '/' ? path : path.slice(base.length)
@@ -226,19 +235,36 @@ export function metricsRoutes(options: MetricsRoutesOptions): Hono {
     app.use('*', (c: Context, next) => (/\b(gzip|deflate)\b/i.test(c.req.header('Accept-Encoding') ?? '') ? gzip(c, next) : next()))
   }
 
-  let cached: { at: number; result: Promise<{ contentType: string; body: string | Uint8Array }> } | undefined
-  /** The sources' exposition, rendered anew unless a render younger than maxAgeMs exists (or is in flight). */
+  /** The last render; `at` is when it finished (`undefined` while in flight). */
+  let cached: { at: number | undefined; result: Promise<{ contentType: string; body: string | Uint8Array }> } | undefined
+  /** The sources' exposition, rendered anew unless a render finished less than maxAgeMs ago (or is in flight). */
   const exposition = (): Promise<{ contentType: string; body: string | Uint8Array }> => {
     if (maxAgeMs === 0) return collect(sources, timeoutMs)
-    const now = clock()
-    // A clock that went backwards (an injected wall clock) makes the cache stale, never younger.
-    if (cached !== undefined && now >= cached.at && now - cached.at <= maxAgeMs) return cached.result
-    const entry = { at: now, result: collect(sources, timeoutMs) }
+    if (cached !== undefined) {
+      // A render in flight is shared whatever its age: one started before maxAgeMs would otherwise
+      // start another for every scrape that waits behind it, and a render slower than maxAgeMs would
+      // never be shared at all (the queue and the latency grow with the scrapers).
+      if (cached.at === undefined) return cached.result
+      const now = clock()
+      // A clock that went backwards (an injected wall clock) makes the cache stale, never younger.
+      if (now >= cached.at && now - cached.at <= maxAgeMs) return cached.result
+    }
+    const entry: NonNullable<typeof cached> = { at: undefined, result: collect(sources, timeoutMs) }
     cached = entry
-    // A failure is never served from the cache.
-    entry.result.catch(() => {
-      if (cached === entry) cached = undefined
-    })
+    entry.result.then(
+      () => {
+        // A throwing clock (an injected one) must not become an unhandled rejection: no cache then.
+        try {
+          entry.at = clock()
+        } catch {
+          if (cached === entry) cached = undefined
+        }
+      },
+      // A failure is never served from the cache.
+      () => {
+        if (cached === entry) cached = undefined
+      },
+    )
     return entry.result
   }
 
@@ -269,7 +295,7 @@ export function metricsRoutes(options: MetricsRoutesOptions): Hono {
       status: enabled ? 'enabled' : 'disabled',
       feature_flag: METRICS_FLAG,
       flag_value: readMetricsFlag(c) ?? null,
-      endpoint: enabled ? basePath(c) : null,
+      endpoint: enabled ? mountPath(c) : null,
     })
   }
   const ready = (c: Context): Response => {
