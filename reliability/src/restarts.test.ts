@@ -50,7 +50,7 @@ describe('8. restarts', () => {
       writeFileSync(file, text)
       const driverSays = node('resume', file, '10')
       expect(driverSays.restored, label).toBe(false)
-      expect(driverSays.problem, label).toMatch(/snapshot file .*: (is not valid JSON|does not match its checksum)/)
+      expect(driverSays.problem, label).toMatch(/snapshot file .*: (is not valid JSON|is truncated|does not match its checksum|has \d+ bytes more than its header says)/)
       // The probe, a service with --state-file, logs the reason and serves from a fresh state.
       const port = await freePort()
       const probe = start(process.execPath, [cli, 'serve', '--port', String(port), '--state-file', file, '--snapshot-ms', '100000'])
