@@ -5,7 +5,22 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { ServeOptions } from './args.js'
 import { startProbeServer, type ProbeServer, type ProbeState } from './serve.js'
 
-const OPTIONS: ServeOptions = { command: 'serve', port: 0, host: '127.0.0.1', tickMs: 5, windows: 2, schedule: [1, 2], seed: 1, degradeProbability: 0, metrics: true, maxAgeMs: 0, stateFile: null, snapshotMs: 1000 }
+const OPTIONS: ServeOptions = {
+  command: 'serve',
+  port: 0,
+  host: '127.0.0.1',
+  tickMs: 5,
+  windows: 2,
+  scenario: 'schedule',
+  schedule: [1, 2],
+  seed: 1,
+  degradeProbability: 0,
+  metrics: true,
+  maxAgeMs: 0,
+  stateFile: null,
+  snapshotMs: 1000,
+  stateMaxBytes: 256 * 1024 * 1024,
+}
 
 describe('probe serve', () => {
   let server: ProbeServer | undefined
@@ -37,13 +52,13 @@ describe('probe serve', () => {
 
   it('serves 503 while metrics are off', async () => {
     process.env.AURIS_METRICS_EXP = 'off'
-    server = await startProbeServer({ ...OPTIONS, metrics: false, schedule: null, degradeProbability: 0.5 })
+    server = await startProbeServer({ ...OPTIONS, metrics: false, scenario: 'random', schedule: null, degradeProbability: 0.5 })
     expect((await fetch(`${server.url}/metrics/exp`)).status).toBe(503)
   })
 
   it('ticks at full speed, pauses on request, and reports the event-loop delay', async () => {
     process.env.AURIS_METRICS_EXP = 'on'
-    server = await startProbeServer({ ...OPTIONS, tickMs: 0, schedule: null, degradeProbability: 0.01 })
+    server = await startProbeServer({ ...OPTIONS, tickMs: 0, scenario: 'random', schedule: null, degradeProbability: 0.01 })
     await new Promise((resolve) => setTimeout(resolve, 200))
     const paused = (await (await fetch(`${server.url}/probe/pause`, { method: 'POST' })).json()) as ProbeState
     expect(paused.paused).toBe(true)
@@ -75,7 +90,7 @@ describe('probe serve', () => {
       writeFileSync(stateFile, '{"format":"auris.snapshot-file"')
       const fresh: string[] = []
       server = await startProbeServer({ ...OPTIONS, stateFile }, (l) => fresh.push(l))
-      expect(fresh[0]).toMatch(/starting fresh: snapshot file .* is not valid JSON/)
+      expect(fresh[0]).toMatch(/starting fresh: snapshot file .* is not valid JSON.*; the refused file is kept as .*state\.json\.rejected-/)
       await server.close()
       server = undefined
     } finally {
