@@ -316,7 +316,7 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
     ENOTFOUND: `${host} does not resolve (--host)`,
     EAI_AGAIN: `${host} does not resolve right now (--host)`,
   }
-  return new ProbeFailure(`cannot listen on ${where}: ${why[error.code ?? ''] ?? `${error.code ?? error.message}`}`)
+  return new ProbeFailure(`cannot listen on ${where}: ${why[error.code ?? ''] ?? (error.code ?? error.message)}`)
 }
 
 /**

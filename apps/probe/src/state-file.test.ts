@@ -116,7 +116,7 @@ describe('probe serve with hostile state files: never a crash, nothing refused i
   it('deep (5,000 levels, 10 KB), huge (600 MB, sparse) and truncated files: refused and kept, no crash', async () => {
     const path = join(fresh(), 'state.json')
     const cases: [string, () => Promise<void> | void, RegExp][] = [
-      ['deep', () => writeFileSync(path, `{"format":"auris.snapshot-file","version":1,"sha256":"0","snapshot":${'['.repeat(5000)}${']'.repeat(5000)}}`), /nests arrays or objects more than 32 deep/],
+      ['deep', () => { writeFileSync(path, `{"format":"auris.snapshot-file","version":1,"sha256":"0","snapshot":${'['.repeat(5000)}${']'.repeat(5000)}}`); }, /nests arrays or objects more than 32 deep/],
       [
         'huge',
         () => {
