@@ -66,7 +66,7 @@ export function chartsSvg(input: ChartInput): string {
       const b = pts[i]
       if (b !== undefined && value(b) === value(a)) continue
       const x0 = Number(X(a.x))
-      const x1 = Number(X((b ?? (pts[i - 1])).x))
+      const x1 = Number(X((b ?? last).x))
       out += `<rect class="${cls} fab${String(value(a))}" x="${x0.toFixed(1)}" y="${String(top)}" width="${Math.max(1, x1 - x0).toFixed(1)}" height="${String(h)}" fill="${colours[value(a)] ?? '#888'}"/>`
       start = i
     }
