@@ -316,6 +316,8 @@ describe('writeWindowsFile', () => {
     const written = await writeWindowsFile(path, windows, { sliceMs: 0.1 })
     clearInterval(counter)
     expect(written.windows).toBe(2000)
+    expect(written.slices).toBeGreaterThanOrEqual(2)
+    expect(written.longestSliceMs).toBeLessThan(written.elapsedMs)
     await writeSnapshotFile(join(dir, 'b.json'), windows.toJSON())
     expect(readFileSync(path).equals(readFileSync(join(dir, 'b.json')))).toBe(true)
     // The event loop ran timers while the file was written.
@@ -337,5 +339,17 @@ describe('writeWindowsFile', () => {
     expect(snapshot.windows.map((w) => w.id)).not.toContain('w2999')
     expect(snapshot.rejections.invalidId).toBe(1)
     await expect(writeWindowsFile(path, windows, { sliceMs: 0 })).rejects.toThrow(/sliceMs must be a number in \[0.1, 1000\]; got 0/)
+    await expect(writeWindowsFile(path, windows, { share: 0 })).rejects.toThrow(/share must be a number in \(0, 1\]; got 0/)
+  })
+
+  it('with a share of wall time, rests between slices in proportion', async () => {
+    const path = join(fresh(), 'a.json')
+    const windows = busy(3000)
+    await writeWindowsFile(path, windows, { sliceMs: 1 })
+    const full = (await writeWindowsFile(path, windows, { sliceMs: 1 })).elapsedMs
+    const written = await writeWindowsFile(path, windows, { sliceMs: 1, share: 0.25 })
+    // Resting 3 ms per ms of work: the serialisation's share of the time drops to a quarter.
+    expect(written.elapsedMs).toBeGreaterThan(1.5 * full)
+    expect(written.windows).toBe(3000)
   })
 })

@@ -8,6 +8,12 @@ export interface WindowsFileWriteOptions extends SnapshotFileWriteOptions {
    * event loop (timers and I/O run in between). In [0.1, 1000]. Default 4.
    */
   sliceMs?: number
+  /**
+   * Share of wall time the writer may take, in (0, 1]: after a slice of
+   * `d` ms it rests `d * (1 / share - 1)` ms, so a busy service keeps its
+   * pace and the snapshot takes longer instead. Default 1 (only yield).
+   */
+  share?: number
 }
 
 /** What {@link writeWindowsFile} wrote. */
@@ -16,15 +22,19 @@ export interface WindowsFileWritten {
   readonly windows: number
   /** Time from start to rename, ms (most of it spent letting the event loop run). */
   readonly elapsedMs: number
+  /** Slices of serialisation, and the longest one (ms): the longest the writer held the event loop, hashing and copying aside. */
+  readonly slices: number
+  readonly longestSliceMs: number
 }
 
-const yieldToLoop = (): Promise<void> =>
+const yieldToLoop = (restMs: number): Promise<void> =>
   new Promise((resolve) => {
-    setImmediate(resolve)
+    if (restMs > 0) setTimeout(resolve, restMs)
+    else setImmediate(resolve)
   })
 
 /** The registry's snapshot as JSON text pieces, produced a slice of windows at a time. */
-async function* windowsJson(windows: StabilityWindows, sliceMs: number, count: { windows: number }): AsyncGenerator<string> {
+async function* windowsJson(windows: StabilityWindows, sliceMs: number, share: number, count: { windows: number; slices: number; longestSliceMs: number }): AsyncGenerator<string> {
   // Everything but the windows, as StabilityWindows#toJSON writes it (type-checked against its snapshot type).
   const head: Omit<StabilityWindowsSnapshot, 'windows' | 'rejections' | 'evicted'> = {
     format: WINDOWS_SNAPSHOT_FORMAT,
@@ -34,7 +44,8 @@ async function* windowsJson(windows: StabilityWindows, sliceMs: number, count: {
   }
   const ids = windows.ids()
   let text = `${JSON.stringify(head).slice(0, -1)},"windows":[`
-  let until = performance.now() + sliceMs
+  let began = performance.now()
+  let until = began + sliceMs
   let first = true
   for (const id of ids) {
     // A window removed since the ids were read is left out; one added is in the next snapshot.
@@ -44,13 +55,19 @@ async function* windowsJson(windows: StabilityWindows, sliceMs: number, count: {
     text += (first ? '' : ',') + JSON.stringify(entry)
     first = false
     count.windows++
-    if (performance.now() >= until) {
+    const now = performance.now()
+    if (now >= until) {
+      count.slices++
+      if (now - began > count.longestSliceMs) count.longestSliceMs = now - began
       yield text
       text = ''
-      await yieldToLoop()
-      until = performance.now() + sliceMs
+      await yieldToLoop(share >= 1 ? 0 : (now - began) * (1 / share - 1))
+      began = performance.now()
+      until = began + sliceMs
     }
   }
+  count.slices++
+  count.longestSliceMs = Math.max(count.longestSliceMs, performance.now() - began)
   const tail: Pick<StabilityWindowsSnapshot, 'rejections' | 'evicted'> = { rejections: windows.rejections, evicted: windows.evicted }
   yield `${text}],${JSON.stringify(tail).slice(1)}`
 }
@@ -75,10 +92,11 @@ async function* windowsJson(windows: StabilityWindows, sliceMs: number, count: {
  * ```
  */
 export async function writeWindowsFile(path: string, windows: StabilityWindows, options: WindowsFileWriteOptions = {}): Promise<WindowsFileWritten> {
-  const { sliceMs = 4, ...write } = options
+  const { sliceMs = 4, share = 1, ...write } = options
   if (!(typeof sliceMs === 'number' && sliceMs >= 0.1 && sliceMs <= 1000)) throw new RangeError(`writeWindowsFile: sliceMs must be a number in [0.1, 1000]; got ${String(sliceMs)}`)
+  if (!(typeof share === 'number' && share > 0 && share <= 1)) throw new RangeError(`writeWindowsFile: share must be a number in (0, 1]; got ${String(share)}`)
   const started = performance.now()
-  const count = { windows: 0 }
-  await writeSnapshotFileChunks(path, windowsJson(windows, sliceMs, count), write)
-  return { windows: count.windows, elapsedMs: performance.now() - started }
+  const count = { windows: 0, slices: 0, longestSliceMs: 0 }
+  await writeSnapshotFileChunks(path, windowsJson(windows, sliceMs, share, count), write)
+  return { windows: count.windows, elapsedMs: performance.now() - started, slices: count.slices, longestSliceMs: count.longestSliceMs }
 }
