@@ -21,7 +21,7 @@ export function chartsSvg(input: ChartInput): string {
   const pts = input.points
   if (pts.length === 0) return '<p class="empty">No data yet.</p>'
   const W = 960
-  const L = 48
+  const L = 64
   const R = 12
   const first = pts[0] as SeriesPoint
   const last = pts[pts.length - 1] as SeriesPoint
