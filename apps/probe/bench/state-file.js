@@ -26,7 +26,7 @@ const mode = process.argv[2]
 async function measure(stateFile) {
   const { startSimulation } = await import('../dist/serve.js')
   const started = performance.now()
-  const options = { windows, tickMs: 10, scenario: /** @type {const} */ ('random'), schedule: null, seed: 1, degradeProbability: 0.002, stateFile, snapshotMs: 1000 }
+  const options = { windows, tickMs: 10, scenario: /** @type {const} */ ('random'), schedule: null, seed: 1, degradeProbability: 0.002, stateFile, snapshotMs: 1000, stateMaxBytes: 256 * 1024 * 1024 }
   const simulation = await startSimulation(options, (line) => console.error(line))
   const startupMs = performance.now() - started
   simulation.start()

@@ -25,7 +25,8 @@ async function serve(...args: string[]): Promise<{ child: ReturnType<typeof spaw
   child.stdout.on('data', (d: Buffer) => (out += d.toString()))
   child.stderr.on('data', (d: Buffer) => (err += d.toString()))
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => { resolve(code); }))
-  for (let i = 0; i < 200 && !out.includes('serving') && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 25))
+  for (let i = 0; i < 1200 && !out.includes('Ctrl-C (SIGINT)') && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 25))
+  expect(out).toContain('Ctrl-C (SIGINT) or SIGTERM stops it.')
   return { child, out: () => out, err: () => err, exit }
 }
 

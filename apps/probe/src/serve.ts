@@ -2,7 +2,7 @@ import { serve as serveNode, type ServerType } from '@hono/node-server'
 import { metricsRoutes } from '@auris/metrics-http'
 import type { StabilityExporter } from '@auris/prom-exporter'
 import { setupPrometheusMetrics } from '@auris/prom-exporter/setup'
-import { StabilityWindows, type StabilityWindow, type StabilityWindowsOptions } from '@auris/stability-core'
+import { StabilityWindows, type Hysteresis, type StabilityWindow, type StabilityWindowsOptions } from '@auris/stability-core'
 import { SnapshotFileError, restoreWindowsFile, writeWindowsFile } from '@auris/stability-core/node'
 import { Hono } from 'hono'
 import type { AddressInfo } from 'node:net'
@@ -54,7 +54,7 @@ export interface ProbeState {
   windows: number
   /** Degradations injected since start (the `global` window, and all windows). */
   injected: { global: number; total: number }
-  global: ReturnType<StabilityWindow['tracker']['getMetrics']> & { hysteresis: ReturnType<NonNullable<StabilityWindow['hysteresis']>['getMetrics']> | null }
+  global: ReturnType<StabilityWindow['tracker']['getMetrics']> & { hysteresis: ReturnType<Hysteresis['getMetrics']> }
   stateFile: StateFileStatus | null
   /** Samples of the `global` window twice a second (x: seconds since start), newest last; `?since=X` returns those after X. */
   history: SeriesPoint[]
@@ -75,8 +75,7 @@ export interface Simulation {
   dispose(): Promise<void>
 }
 
-type SimulationOptions = Pick<ServeOptions, 'windows' | 'tickMs' | 'schedule' | 'seed' | 'degradeProbability'> &
-  Partial<Pick<ServeOptions, 'stateFile' | 'snapshotMs' | 'stateMaxBytes' | 'scenario'>>
+type SimulationOptions = Pick<ServeOptions, 'windows' | 'tickMs' | 'scenario' | 'schedule' | 'seed' | 'degradeProbability' | 'stateFile' | 'snapshotMs' | 'stateMaxBytes'>
 
 /** The registry configuration of the probe's windows: the reference scenario's tracker, default filters. */
 export function probeWindowsOptions(windows: number): StabilityWindowsOptions {
@@ -122,9 +121,9 @@ const MODE_VALUE = { FAB0: 0, FAB1: 1, FAB2: 2 } as const
  */
 export async function startSimulation(options: SimulationOptions, log: (line: string) => void = () => undefined): Promise<Simulation> {
   const config = probeWindowsOptions(options.windows)
-  const scenario = options.scenario ?? (options.schedule === null ? 'random' : 'schedule')
-  const stateFile = options.stateFile ?? null
-  const fileOptions = options.stateMaxBytes === undefined ? {} : { maxBytes: options.stateMaxBytes }
+  const scenario = options.scenario
+  const stateFile = options.stateFile
+  const fileOptions = { maxBytes: options.stateMaxBytes }
   let registry = new StabilityWindows(config)
   let restored = false
   if (stateFile !== null) {
@@ -176,9 +175,9 @@ export async function startSimulation(options: SimulationOptions, log: (line: st
       file.lastError = null
     } catch (error) {
       file.failed++
-      const message = error instanceof Error ? error.message : String(error)
+      const message = (error as Error).message
       // Said once per new problem, not once per period.
-      if (file.lastError !== message) log(`auris-probe: snapshot failed: ${message}; retrying every ${String(options.snapshotMs ?? 1000)} ms`)
+      if (file.lastError !== message) log(`auris-probe: snapshot failed: ${message}; retrying every ${String(options.snapshotMs)} ms`)
       file.lastError = message
       throw error
     }
@@ -195,7 +194,7 @@ export async function startSimulation(options: SimulationOptions, log: (line: st
 
   const delay = monitorEventLoopDelay({ resolution: 10 })
   const history: SeriesPoint[] = []
-  let counted = handles[0]?.tracker.totalDegradations ?? 0
+  let counted = (handles[0] as StabilityWindow).tracker.totalDegradations
   let started = 0
   let running = false
   let stopped = false
@@ -212,7 +211,8 @@ export async function startSimulation(options: SimulationOptions, log: (line: st
       score: m.stabilityScore,
       ema: m.stabilityScoreEma,
       recommended: MODE_VALUE[m.recommendedMode],
-      effective: MODE_VALUE[g.hysteresis?.effectiveMode ?? m.recommendedMode],
+      // The probe's windows always have a filter (fitsProbe refuses files without).
+      effective: MODE_VALUE[(g.hysteresis as Hysteresis).effectiveMode],
       cooldownRemaining: m.cooldownRemaining,
       events: m.totalDegradations - counted,
     })
@@ -247,7 +247,7 @@ export async function startSimulation(options: SimulationOptions, log: (line: st
           snapshotting = null
           scheduleSnapshot()
         })
-    }, options.snapshotMs ?? 1000)
+    }, options.snapshotMs)
   }
   const halt = (): void => {
     running = false
@@ -299,8 +299,8 @@ export async function startSimulation(options: SimulationOptions, log: (line: st
         scenario,
         eventLoopDelayMs: { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 },
         windows: registry.size,
-        injected: { global: injected[0] ?? 0, total },
-        global: { ...global.tracker.getMetrics(), hysteresis: global.hysteresis?.getMetrics() ?? null },
+        injected: { global: injected[0] as number, total },
+        global: { ...global.tracker.getMetrics(), hysteresis: (global.hysteresis as Hysteresis).getMetrics() },
         stateFile: file === null ? null : { ...file },
         history: since === undefined ? history.slice() : history.filter((p) => p.x > since),
       }
@@ -320,7 +320,8 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
     ENOTFOUND: `${host} does not resolve (--host)`,
     EAI_AGAIN: `${host} does not resolve right now (--host)`,
   }
-  return new ProbeFailure(`cannot listen on ${where}: ${why[error.code ?? ''] ?? (error.code ?? error.message)}`)
+  const code = error.code ?? error.message
+  return new ProbeFailure(`cannot listen on ${where}: ${why[code] ?? code}`)
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   chatteringDesire,
   checkHysteresis,
   checkScenario,
+  cyclePhase,
   degradationPlan,
   isReferenceScenario,
   probeEnv,
@@ -116,6 +117,27 @@ describe('anti-chatter probe', () => {
 })
 
 describe('pieces', () => {
+  it('tells the default serve story in phases', () => {
+    expect([1, 6000, 6001, 30_000, 30_001, 48_000, 48_001, 54_001].map(cyclePhase)).toEqual([
+      'healthy',
+      'healthy',
+      'degrading',
+      'degrading',
+      'recovering',
+      'recovering',
+      'healthy',
+      'degrading',
+    ])
+  })
+
+  it('records every tick of the global window for the report', () => {
+    const result = runScenario()
+    expect(result.series).toHaveLength(100)
+    expect(result.series.reduce((n, p) => n + p.events, 0)).toBe(3)
+    expect(result.series[19]).toMatchObject({ x: 20, score: 0, events: 1, cooldownRemaining: 2 })
+    expect(result.series.at(-1)).toMatchObject({ x: 100, ema: 0.3040291910375369, recommended: 0 })
+  })
+
   it('steps the mode down on each degradation and recovers the score', () => {
     const core = new SimulatedFabCore(REFERENCE_SCENARIO)
     core.step(true)

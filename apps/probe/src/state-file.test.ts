@@ -76,8 +76,8 @@ describe('probe serve with hostile state files: never a crash, nothing refused i
     const original = readFileSync(path)
     const lines = await starts(path)
     expect(lines[0]).toMatch(/starting fresh: snapshot file .*state\.json: holds 2 window\(s\) this run does not simulate \("alpha", "beta"\); this run simulates global \.\. window-2 \(--windows 2\); the refused file is kept as .*state\.json\.rejected-/)
-    await sleep(100)
-    const s = await state()
+    let s = await state()
+    for (let i = 0; i < 250 && s.ticks < 5; i++) s = await sleep(20).then(state)
     expect(s.ticks).toBeGreaterThanOrEqual(5)
     expect(s.windows).toBe(2)
     const kept = readdirSync(dir).filter((f) => f.includes('.rejected-'))
@@ -190,27 +190,33 @@ describe('probe serve with hostile state files: never a crash, nothing refused i
     } catch {
       // ENOSPC: the disk is full, as wanted.
     }
-    await sleep(300)
     let s = await state()
+    for (let i = 0; i < 250 && (s.stateFile?.failed ?? 0) < 3; i++) s = await sleep(20).then(state)
     expect(s.stateFile?.failed).toBeGreaterThanOrEqual(3)
     expect(s.stateFile?.lastError).toMatch(/cannot write \(ENOSPC\)/)
     expect(lines.filter((l) => l.includes('snapshot failed'))).toHaveLength(1)
-    expect(readdirSync(at).sort()).toEqual(['filler', 'state.json'])
+    // Only the write in flight, if any, has a temporary file: failed ones left none.
+    expect(readdirSync(at).filter((f) => f !== 'filler' && f !== 'state.json').length).toBeLessThanOrEqual(1)
     rmSync(filler)
-    await sleep(200)
-    s = await state()
+    for (let i = 0; i < 250 && s.stateFile?.lastError !== null; i++) s = await sleep(20).then(state)
     expect(s.stateFile?.lastError).toBeNull()
     expect(lines.filter((l) => l.includes('snapshot written again'))).toHaveLength(1)
-    try {
-      writeFileSync(filler, Buffer.alloc(1024 * 1024))
-    } catch {
-      // Full again.
+    // Full again, and kept full: a snapshot that replaced the old file freed its pages, so fill until one fails.
+    const fill = (name: string): void => {
+      try {
+        writeFileSync(join(at, name), Buffer.alloc(1024 * 1024))
+      } catch {
+        // ENOSPC, as wanted.
+      }
     }
+    fill('filler')
+    for (let i = 0; i < 100 && (await state()).stateFile?.lastError === null; i++) await sleep(20)
+    fill('filler-2')
     const closing = await server?.close().catch((e: unknown) => e)
     server = undefined
     expect(closing).toBeInstanceOf(ProbeFailure)
     expect((closing as Error).message).toMatch(/^stopped, but the last snapshot was not written: snapshot file .*cannot write \(ENOSPC\)/)
-    expect(readdirSync(at).sort()).toEqual(['filler', 'state.json'])
+    expect(readdirSync(at).sort()).toEqual(['filler', 'filler-2', 'state.json'])
   })
 
   it('accepts exactly the probe windows with the probe configuration', () => {
