@@ -17,7 +17,9 @@ if (build.status !== 0) {
   process.exit(build.status ?? 1)
 }
 const args = process.argv.slice(2)
-const probe = spawn(process.execPath, [fileURLToPath(new URL('../apps/probe/dist/cli.js', import.meta.url)), ...args], { stdio: 'inherit' })
+// Relative paths (--report, --state-file) are the user's: pnpm runs scripts from the root and says where it was started.
+const cwd = process.env.INIT_CWD ?? process.cwd()
+const probe = spawn(process.execPath, [fileURLToPath(new URL('../apps/probe/dist/cli.js', import.meta.url)), ...args], { stdio: 'inherit', cwd })
 // Ctrl-C signals the whole foreground process group, the probe included: the
 // probe decides how to stop, and this wrapper waits for it instead of dying
 // first (which pnpm would report as a failure). A signal sent to the wrapper
