@@ -50,13 +50,13 @@ describe('8. restarts', () => {
       writeFileSync(file, text)
       const driverSays = node('resume', file, '10')
       expect(driverSays.restored, label).toBe(false)
-      expect(driverSays.problem, label).toMatch(/snapshot file .*: (is not valid JSON|is truncated|does not match its checksum|has \d+ bytes more than its header says)/)
+      expect(driverSays.problem, label).toMatch(/snapshot file .*: (is not valid JSON|is truncated|does not match its checksum|has \d+ bytes (more|fewer) than its header says)/)
       // The probe, a service with --state-file, logs the reason and serves from a fresh state.
       const port = await freePort()
       const probe = start(process.execPath, [cli, 'serve', '--port', String(port), '--state-file', file, '--snapshot-ms', '100000'])
       try {
         await eventually(`the probe with a ${label} state file`, async () => ((await fetch(`http://127.0.0.1:${String(port)}/metrics/exp/health`)).ok ? true : undefined))
-        expect(probe.output()).toMatch(/auris-probe: starting fresh: snapshot file .*(is not valid JSON|is truncated|does not match its checksum|has \d+ bytes more than its header says).*; the refused file is kept as .*state\.json\.rejected-/)
+        expect(probe.output()).toMatch(/auris-probe: starting fresh: snapshot file .*(is not valid JSON|is truncated|does not match its checksum|has \d+ bytes (more|fewer) than its header says).*; the refused file is kept as .*state\.json\.rejected-/)
       } finally {
         expect(await probe.stop()).toBe(0)
       }

@@ -97,6 +97,7 @@ describe('snapshot files', () => {
     ['truncated to its header', (t) => t.slice(0, t.indexOf('\n') + 1), 'truncated', /is truncated: 0 of \d+ payload bytes/],
     ['empty', () => '', 'not-json', /is not valid JSON/],
     ['edited', (t) => t.replace('"stableTicks":', '"stableTicks":1'), 'checksum', /has 1 bytes more than its header says: it was edited or corrupted/],
+    ['edited shorter', (t) => t.replace(/"ema":[0-9.e-]+/, '"ema":0.5'), 'checksum', /has \d+ bytes fewer than its header says: it was edited or corrupted/],
     ['edited in place', (t) => t.replace('"stableTicks":0', '"stableTicks":9'), 'checksum', /does not match its checksum: it was edited or corrupted/],
     ['header damaged', (t) => t.replace('"bytes":', '"bytez":'), 'not-json', /is not valid JSON/],
     ['header not a number', (t) => t.replace(/"bytes": *\d+/, (m) => `"bytes":${'"'.padStart(m.length - 9, ' ')}"`.slice(0, m.length)), 'foreign', /damaged auris.snapshot-file header/],

@@ -293,11 +293,14 @@ export async function readSnapshotFile(path: string, options: SnapshotFileLimits
       throw new SnapshotFileError(path, 'foreign', `has a damaged ${FORMAT} header`)
     }
     const start = HEADER_LENGTH
-    const present = bytes.length - start - 1
-    if (present < length || bytes[bytes.length - 1] !== 0x0a) {
-      throw new SnapshotFileError(path, 'truncated', `is truncated: ${String(Math.max(present, 0))} of ${String(length)} payload bytes`)
+    // A cut file has lost its final newline; a complete one edited shorter or longer has not.
+    const complete = bytes.length > start && bytes[bytes.length - 1] === 0x0a
+    const present = Math.max(0, bytes.length - start - (complete ? 1 : 0))
+    if (!complete) throw new SnapshotFileError(path, 'truncated', `is truncated: ${String(present)} of ${String(length)} payload bytes`)
+    if (present !== length) {
+      const by = `${String(Math.abs(present - length))} bytes ${present > length ? 'more' : 'fewer'}`
+      throw new SnapshotFileError(path, 'checksum', `has ${by} than its header says: it was edited or corrupted`)
     }
-    if (present > length) throw new SnapshotFileError(path, 'checksum', `has ${String(present - length)} bytes more than its header says: it was edited or corrupted`)
     if (sha256(bytes.subarray(start, start + length)) !== header.sha256) {
       throw new SnapshotFileError(path, 'checksum', 'does not match its checksum: it was edited or corrupted')
     }
