@@ -163,11 +163,11 @@ export async function startSimulation(options: SimulationOptions, log: (line: st
   }
 
   const file: StateFileStatus | null = stateFile === null ? null : { path: stateFile, restored, written: 0, failed: 0, lastWriteMs: null, longestSliceMs: null, lastError: null }
-  const writeOnce = async (): Promise<void> => {
+  const writeOnce = async (share = 0.25): Promise<void> => {
     if (stateFile === null || file === null) return
     try {
       // A quarter of the loop at most, in slices of 4 ms: ticks keep their pace, a large snapshot takes longer.
-      const written = await writeWindowsFile(stateFile, registry, { ...fileOptions, sliceMs: 4, share: 0.25 })
+      const written = await writeWindowsFile(stateFile, registry, { ...fileOptions, sliceMs: 4, share })
       if (file.lastError !== null) log(`auris-probe: snapshot written again to ${stateFile}`)
       file.written++
       file.lastWriteMs = Math.round(written.elapsedMs)
@@ -183,9 +183,9 @@ export async function startSimulation(options: SimulationOptions, log: (line: st
     }
   }
   if (stateFile !== null) {
-    // The file must be writable before the probe says it serves: one snapshot now.
+    // The file must be writable before the probe says it serves: one snapshot now, at full speed (nothing ticks yet).
     try {
-      await writeOnce()
+      await writeOnce(1)
     } catch (error) {
       untrack()
       throw new ProbeFailure(`cannot write the state file: ${(error as Error).message}`)
@@ -265,7 +265,8 @@ export async function startSimulation(options: SimulationOptions, log: (line: st
     await snapshotting
     if (last && stateFile !== null) {
       try {
-        await writeOnce()
+        // Nothing ticks any more: full speed.
+        await writeOnce(1)
       } catch (error) {
         throw new ProbeFailure(`stopped, but the last snapshot was not written: ${(error as Error).message}`)
       }
