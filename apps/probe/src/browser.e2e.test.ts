@@ -100,6 +100,8 @@ export function decodePng(png: Buffer): { width: number; height: number; rgba: U
   return { width, height, rgba: out }
 }
 
+// AURIS_SCREENSHOTS=<dir> keeps the screenshots there, to look at them.
+
 /** Pixels that are neither white background nor grey text/axes: the charts' colours. */
 function colouredPixels(png: Buffer): { total: number; coloured: number; red: number; blue: number } {
   const { width, height, rgba } = decodePng(png)
