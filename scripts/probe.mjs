@@ -1,7 +1,8 @@
 // `pnpm probe`: build the probe and what it depends on, quietly, then run
 // it with the arguments given, so the terminal shows the probe's own output
 // and the exit status is the probe's.
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { constants } from 'node:os'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -16,5 +17,18 @@ if (build.status !== 0) {
   process.exit(build.status ?? 1)
 }
 const args = process.argv.slice(2)
-const run = spawnSync(process.execPath, [fileURLToPath(new URL('../apps/probe/dist/cli.js', import.meta.url)), ...args], { stdio: 'inherit' })
-process.exit(run.status ?? 1)
+// Relative paths (--report, --state-file) are the user's: pnpm runs scripts from the root and says where it was started.
+const cwd = process.env.INIT_CWD ?? process.cwd()
+const probe = spawn(process.execPath, [fileURLToPath(new URL('../apps/probe/dist/cli.js', import.meta.url)), ...args], { stdio: 'inherit', cwd })
+// Ctrl-C signals the whole foreground process group, the probe included: the
+// probe decides how to stop, and this wrapper waits for it instead of dying
+// first (which pnpm would report as a failure). A signal sent to the wrapper
+// alone is passed on.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    if (signal !== 'SIGINT') probe.kill(signal)
+  })
+}
+probe.on('exit', (code, signal) => {
+  process.exit(code ?? 128 + (signal === null ? 0 : (constants.signals[signal] ?? 0)))
+})

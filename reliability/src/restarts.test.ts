@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -50,13 +50,13 @@ describe('8. restarts', () => {
       writeFileSync(file, text)
       const driverSays = node('resume', file, '10')
       expect(driverSays.restored, label).toBe(false)
-      expect(driverSays.problem, label).toMatch(/snapshot file .*: (is not valid JSON|does not match its checksum)/)
+      expect(driverSays.problem, label).toMatch(/snapshot file .*: (is not valid JSON|is truncated|does not match its checksum|has \d+ bytes (more|fewer) than its header says)/)
       // The probe, a service with --state-file, logs the reason and serves from a fresh state.
       const port = await freePort()
       const probe = start(process.execPath, [cli, 'serve', '--port', String(port), '--state-file', file, '--snapshot-ms', '100000'])
       try {
         await eventually(`the probe with a ${label} state file`, async () => ((await fetch(`http://127.0.0.1:${String(port)}/metrics/exp/health`)).ok ? true : undefined))
-        expect(probe.output()).toMatch(/auris-probe: starting fresh: snapshot file .*(is not valid JSON|does not match its checksum)/)
+        expect(probe.output()).toMatch(/auris-probe: starting fresh: snapshot file .*(is not valid JSON|is truncated|does not match its checksum|has \d+ bytes (more|fewer) than its header says).*; the refused file is kept as .*state\.json\.rejected-/)
       } finally {
         expect(await probe.stop()).toBe(0)
       }
@@ -66,4 +66,23 @@ describe('8. restarts', () => {
     }
     record('restarts-refusals', outcomes)
   })
+
+  it('Ctrl-C through `pnpm probe -- serve` (SIGINT to the whole process group): the probe stops cleanly and pnpm exits 0', async () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url))
+    const port = await freePort()
+    const child = spawn('pnpm', ['probe', '--', 'serve', '--port', String(port)], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()))
+    const exit = new Promise<number | null>((resolve) => child.on('exit', resolve))
+    try {
+      await eventually('pnpm probe serving', () => Promise.resolve(output.includes('auris-probe: serving') ? true : undefined), 120_000)
+    } finally {
+      // What a terminal does on Ctrl-C: SIGINT to every process of the foreground group.
+      process.kill(-(child.pid as number), 'SIGINT')
+    }
+    expect(await exit).toBe(0)
+    expect(output).toMatch(/auris-probe: SIGINT, finishing in-flight requests\nauris-probe: stopped\n/)
+    expect(output).not.toMatch(/ELIFECYCLE|Command failed/)
+  }, 180_000)
 })

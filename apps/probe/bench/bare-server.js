@@ -11,7 +11,8 @@ import { startSimulation } from '../dist/serve.js'
 
 const port = Number(process.argv[2] ?? 8011)
 const windows = Number(process.argv[3] ?? 1)
-const simulation = await startSimulation({ windows, tickMs: 10, schedule: null, seed: 1, degradeProbability: 0.01 })
+const simulation = await startSimulation({ windows, tickMs: 10, scenario: 'random', schedule: null, seed: 1, degradeProbability: 0.01, stateFile: null, snapshotMs: 1000, stateMaxBytes: 256 * 1024 * 1024 })
+simulation.start()
 const exporter = simulation.exporter
 
 const server = createServer((req, res) => {

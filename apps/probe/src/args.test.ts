@@ -4,12 +4,12 @@ import { REFERENCE_SCENARIO } from './simulation.js'
 
 describe('parseCommand', () => {
   it('defaults to the reference run', () => {
-    expect(parseCommand([])).toEqual({ command: 'run', scenario: REFERENCE_SCENARIO, hysteresis: false, json: false, snapshot: true, metrics: true })
+    expect(parseCommand([])).toEqual({ command: 'run', scenario: REFERENCE_SCENARIO, hysteresis: false, json: false, snapshot: true, metrics: true, report: null })
     expect(parseCommand(['--', 'run'])).toMatchObject({ command: 'run' })
   })
 
   it('reads run options', () => {
-    const c = parseCommand(['--ticks', '200', '--schedule', '5, 7', '--windows', '3', '--seed', '4', '--degrade-prob', '0.5', '--json', '--no-snapshot', '--metrics', 'off', '--hysteresis'])
+    const c = parseCommand(['--ticks', '200', '--schedule', '5,7', '--windows', '3', '--seed', '4', '--degrade-prob', '0.5', '--json', '--no-snapshot', '--metrics', 'off', '--hysteresis'])
     expect(c).toEqual({
       command: 'run',
       scenario: { ...REFERENCE_SCENARIO, ticks: 200, schedule: [5, 7], windows: 3, seed: 4, degradeProbability: 0.5 },
@@ -17,11 +17,29 @@ describe('parseCommand', () => {
       json: true,
       snapshot: false,
       metrics: false,
+      report: null,
     })
+    expect(parseCommand(['--report', 'r.html', '--schedule', 'none'])).toMatchObject({ report: 'r.html', scenario: { schedule: [] } })
   })
 
   it('reads serve options', () => {
-    expect(parseCommand(['serve'])).toEqual({ command: 'serve', port: 8010, host: '127.0.0.1', tickMs: 10, windows: 1, schedule: null, seed: 1, degradeProbability: 0.01, metrics: true, maxAgeMs: 0, stateFile: null, snapshotMs: 1000 })
+    expect(parseCommand(['serve'])).toEqual({
+      command: 'serve',
+      port: 8010,
+      host: '127.0.0.1',
+      tickMs: 10,
+      windows: 1,
+      scenario: 'cycle',
+      schedule: null,
+      seed: 1,
+      degradeProbability: 0.01,
+      metrics: true,
+      maxAgeMs: 0,
+      stateFile: null,
+      snapshotMs: 1000,
+      stateMaxBytes: 268_435_456,
+    })
+    expect(parseCommand(['serve', '--degrade-prob', '0.25', '--state-file', 's.json', '--state-max-mb', '1'])).toMatchObject({ scenario: 'random', degradeProbability: 0.25, stateFile: 's.json', stateMaxBytes: 1_048_576 })
     expect(parseCommand(['serve', '--port', '0', '--host', '::1', '--tick-ms', '5', '--windows', '1000', '--schedule', '20,50', '--seed', '3', '--metrics', 'on', '--max-age-ms', '250'])).toMatchObject({
       maxAgeMs: 250,
       port: 0,
@@ -29,6 +47,7 @@ describe('parseCommand', () => {
       tickMs: 5,
       windows: 1000,
       schedule: [20, 50],
+      scenario: 'schedule',
       seed: 3,
     })
   })
@@ -38,13 +57,40 @@ describe('parseCommand', () => {
   })
 
   it.each([
-    [['--ticks', 'x'], /--ticks must be an integer in \[1, 10000000\]; got "x"/],
-    [['--degrade-prob', '2'], /--degrade-prob must be a number in \[0, 1\]/],
-    [['--schedule', '1,-2'], /--schedule takes positive integers/],
+    [['--ticks', 'x'], /--ticks must be a decimal integer in \[1, 10000000\], digits only; got "x"/],
+    [['--ticks', '0x10'], /--ticks must be a decimal integer in \[1, 10000000\], digits only; got "0x10"/],
+    [['--ticks', '1e3'], /--ticks must be a decimal integer .*; got "1e3"/],
+    [['--ticks', ' 5 '], /--ticks must be a decimal integer .*; got " 5 "/],
+    [['--ticks', ''], /--ticks must be a decimal integer .*; got ""/],
+    [['--ticks', '5.0'], /--ticks must be a decimal integer .*; got "5.0"/],
+    [['--ticks', '+5'], /--ticks must be a decimal integer .*; got "\+5"/],
+    [['--ticks', '0'], /--ticks must be in \[1, 10000000\]; got 0/],
+    [['--ticks', '1'.padEnd(400, '0')], /--ticks must be in \[1, 10000000\]; got 10000/],
+    [['--windows', '100001'], /--windows must be in \[1, 100000\]; got 100001/],
+    [['--degrade-prob', '2'], /--degrade-prob must be in \[0, 1\]; got 2/],
+    [['--degrade-prob', ''], /--degrade-prob must be a decimal number in \[0, 1\] such as 0.01; got ""/],
+    [['--degrade-prob', '1e-2'], /--degrade-prob must be a decimal number .*; got "1e-2"/],
+    [['--degrade-prob', '.5'], /--degrade-prob must be a decimal number .*; got ".5"/],
+    [['--degrade-prob', 'NaN'], /--degrade-prob must be a decimal number .*; got "NaN"/],
+    [['--schedule', '1,-2'], /--schedule takes ticks in \[1, 100\] separated by commas without spaces .*; got "-2" in "1,-2"/],
+    [['--schedule', '5, 7'], /got " 7" in "5, 7"/],
+    [['--schedule', ''], /--schedule takes ticks .*; got "" in ""/],
+    [['--schedule', '101'], /--schedule takes ticks in \[1, 100\]; got 101/],
+    [['serve', '--schedule', '1e300'], /--schedule takes ticks of each 100-tick period in \[1, 100\] .*; got "1e300"/],
+    [['serve', '--schedule', '0'], /--schedule takes ticks of each 100-tick period in \[1, 100\]; got 0/],
+    [['serve', '--schedule', '5', '--degrade-prob', '0.1'], /--schedule and --degrade-prob exclude each other/],
+    [['serve', '--host', 'a b'], /--host must be a host name or an IP address .*; got "a b"/],
+    [['serve', '--host', ''], /--host must be a host name/],
+    [['serve', '--state-file', ''], /--state-file needs a file name/],
+    [['serve', '--state-max-mb', '513'], /--state-max-mb must be in \[1, 512\]; got 513/],
+    [['serve', '--tick-ms=-1'], /--tick-ms must be a decimal integer .*; got "-1"/],
+    [['serve', '--report', 'x.html'], /--report is an option of run/],
+    [['--report', ''], /--report needs a file name/],
+    [['--report', 'r.html', '--hysteresis'], /--report draws the stability scenario; leave out --hysteresis/],
     [['--metrics', 'maybe'], /--metrics must be on or off/],
     [['--port', '1'], /--port is an option of serve/],
     [['serve', '--json'], /--json is an option of run/],
-    [['serve', '--port', '70000'], /--port must be an integer in \[0, 65535\]/],
+    [['serve', '--port', '70000'], /--port must be in \[0, 65535\]; got 70000/],
     [['run', 'extra'], /unexpected argument "extra"/],
     [['jump'], /unknown command "jump"/],
     [['--nope'], /Unknown option '--nope'/],

@@ -6,47 +6,72 @@ export const HELP = `Usage: auris-probe [run] [options]
 
 run (the default): drive simulated FAB cores through the hook, the tracker
 and the Prometheus exporter; print the table, the final state, the
-Prometheus snapshot and the checks. Exit 0 when every check holds, 1 when
-one fails, 2 on a usage error.
+Prometheus snapshot and the checks.
 
-  --ticks N            ticks to simulate (default 100)
-  --schedule LIST      degradation ticks, comma-separated (default 20,50,80)
+  --ticks N            ticks to simulate, in [1, 10000000] (default 100)
+  --schedule LIST      degradation ticks, comma-separated without spaces, in [1, --ticks],
+                       or none (default 20,50,80)
   --seed N             degrade at random instead, each tick with probability --degrade-prob
-  --degrade-prob P     probability of a degradation per tick with --seed (default 0.03)
-  --windows N          windows to simulate: global, window-2, ... (default 1)
+  --degrade-prob P     probability of a degradation per tick with --seed, in [0, 1] (default 0.03)
+  --windows N          windows to simulate: global, window-2, ..., in [1, 100000] (default 1)
   --hysteresis         the anti-chatter probe: 50 x FAB2, 25 x (FAB1, FAB2), 50 x FAB1,
                        dwellTicks 50, rateLimitTicks 1000
   --json               print a machine-readable result instead of the table
   --no-snapshot        leave out the Prometheus snapshot
   --metrics on|off     the AURIS_METRICS_EXP flag for this run (default on)
+  --report FILE        also write an HTML report (charts of window "global", the checks)
 
-serve: run the simulation continuously and serve /metrics/exp and
-/metrics/exp/health (plus /probe/state, the probe's own view) until SIGINT
-or SIGTERM.
+serve: run the simulation continuously and serve /metrics/exp,
+/metrics/exp/health, /probe/state (the probe's own view), POST /probe/pause
+and a live page at / until SIGINT or SIGTERM.
 
-  --port N             port (default 8010; 0 picks a free one)
+  --port N             port, in [0, 65535] (default 8010; 0 picks a free one)
   --host H             address to listen on (default 127.0.0.1)
-  --tick-ms N          milliseconds between ticks (default 10; 0 ticks as fast as it can,
-                       in batches that yield to I/O)
-  --windows N          windows to simulate (default 1)
-  --schedule LIST      degrade every window at these ticks of each 100-tick period
-                       (default: at random, --degrade-prob per tick)
+  --tick-ms N          milliseconds between ticks, in [0, 60000] (default 10; 0 ticks as fast
+                       as it can, in batches that yield to I/O)
+  --windows N          windows to simulate, in [1, 100000] (default 1)
+  (default scenario)   a story repeated every 48,000 ticks (8 min at 10 ms): healthy 6,000
+                       ticks, degrading 24,000 (each tick degrades with probability 0.005),
+                       recovering 18,000
+  --schedule LIST      instead: degrade every window at these ticks of each 100-tick period,
+                       in [1, 100]
+  --degrade-prob P     instead: degrade each tick and window with probability P, in [0, 1]
   --seed N             seed of the random degradations (default 1)
-  --degrade-prob P     probability of a degradation per tick and window (default 0.01)
   --metrics on|off     the AURIS_METRICS_EXP flag (default on; off serves 503)
-  --max-age-ms N       serve a render up to N ms old to concurrent scrapes (default 0: always fresh)
-  --state-file PATH    restore the windows from PATH at start (a missing, truncated or edited
-                       file is reported and the probe starts fresh), and snapshot them there
-                       every --snapshot-ms and on exit, atomically
-  --snapshot-ms N      snapshot period with --state-file (default 1000)
+  --max-age-ms N       serve a render up to N ms old to concurrent scrapes, in [0, 3600000]
+                       (default 0: always fresh)
+  --state-file PATH    restore the windows from PATH at start, then snapshot them there every
+                       --snapshot-ms and on exit (atomically, through a symbolic link to its
+                       target); a file that does not fit is kept as PATH.rejected-<time>
+  --snapshot-ms N      pause between snapshots with --state-file, in [10, 3600000] (default 1000)
+  --state-max-mb N     largest state file read or written, MiB, in [1, 512] (default 256)
+
+Numbers are plain decimals: no sign, spaces, exponent or hex.
+
+Exit status: 0 every check held, or serve stopped by SIGINT/SIGTERM; 1 a
+check failed; 2 a usage error; 3 something the probe needs failed (the
+address, the state file, the report file); 4 an internal error. Errors are
+one line on stderr.
 
 The probe sets AURIS_STABILITY_HOOK, AURIS_HYSTERESIS and AURIS_METRICS_EXP
-for itself, as the reference probe does.
+for itself.
 `
 
+/** A usage error: a bad flag or value (exit status 2). */
 export class UsageError extends Error {
   override name = 'UsageError'
 }
+
+/** Something the probe needs failed: an address, the state file, the report file (exit status 3). */
+export class ProbeFailure extends Error {
+  override name = 'ProbeFailure'
+}
+
+/** Exit statuses, as documented in the README and `--help`. */
+export const EXIT = Object.freeze({ ok: 0, checkFailed: 1, usage: 2, failure: 3, internal: 4 })
+
+/** How `serve` decides when a window degrades. */
+export type ServeScenario = 'cycle' | 'random' | 'schedule'
 
 export interface RunOptions {
   command: 'run'
@@ -55,6 +80,8 @@ export interface RunOptions {
   json: boolean
   snapshot: boolean
   metrics: boolean
+  /** Write the HTML report here (null: none). */
+  report: string | null
 }
 
 export interface ServeOptions {
@@ -63,6 +90,8 @@ export interface ServeOptions {
   host: string
   tickMs: number
   windows: number
+  /** `cycle` (the default story), `random` (`--degrade-prob`), `schedule` (`--schedule`). */
+  scenario: ServeScenario
   schedule: readonly number[] | null
   seed: number
   degradeProbability: number
@@ -70,30 +99,45 @@ export interface ServeOptions {
   maxAgeMs: number
   stateFile: string | null
   snapshotMs: number
+  /** Largest state file read or written, in bytes. */
+  stateMaxBytes: number
 }
 
 export type ProbeCommand = RunOptions | ServeOptions | { command: 'help' }
 
-function integer(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
+const DIGITS = /^[0-9]+$/
+const DECIMAL = /^[0-9]+(\.[0-9]+)?$/
+
+const show = (text: string): string => JSON.stringify(text)
+
+/** A decimal integer in [min, max]: digits only (no sign, space, exponent, hex or fraction). */
+export function integer(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
   if (text === undefined) return fallback
+  const range = `[${String(min)}, ${String(max)}]`
+  if (!DIGITS.test(text)) throw new UsageError(`--${name} must be a decimal integer in ${range}, digits only; got ${show(text)}`)
   const value = Number(text)
-  if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`--${name} must be an integer in [${String(min)}, ${String(max)}]; got ${JSON.stringify(text)}`)
+  if (value < min || value > max) throw new UsageError(`--${name} must be in ${range}; got ${text}`)
   return value
 }
 
-function probability(text: string | undefined, fallback: number): number {
+/** A plain decimal number (`0.25`, `1`) in [0, 1]. */
+export function probability(text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback
+  if (!DECIMAL.test(text)) throw new UsageError(`--degrade-prob must be a decimal number in [0, 1] such as 0.01; got ${show(text)}`)
   const value = Number(text)
-  if (!(value >= 0 && value <= 1)) throw new UsageError(`--degrade-prob must be a number in [0, 1]; got ${JSON.stringify(text)}`)
+  if (value > 1) throw new UsageError(`--degrade-prob must be in [0, 1]; got ${text}`)
   return value
 }
 
-function schedule(text: string | undefined): number[] | null {
+/** Comma-separated ticks in [1, max], or `none`. */
+export function schedule(text: string | undefined, max: number, what: string): number[] | null {
   if (text === undefined) return null
-  if (text.trim() === '') return []
-  return text.split(',').map((part) => {
-    const tick = Number(part.trim())
-    if (!Number.isInteger(tick) || tick < 1) throw new UsageError(`--schedule takes positive integers separated by commas; got ${JSON.stringify(part)}`)
+  if (text === 'none') return []
+  const parts = text.split(',')
+  return parts.map((part) => {
+    if (!DIGITS.test(part)) throw new UsageError(`--schedule takes ${what} in [1, ${String(max)}] separated by commas without spaces (e.g. 20,50,80), or none; got ${show(part)} in ${show(text)}`)
+    const tick = Number(part)
+    if (tick < 1 || tick > max) throw new UsageError(`--schedule takes ${what} in [1, ${String(max)}]; got ${part}`)
     return tick
   })
 }
@@ -101,7 +145,14 @@ function schedule(text: string | undefined): number[] | null {
 function onOff(text: string | undefined): boolean {
   if (text === undefined || text === 'on') return true
   if (text === 'off') return false
-  throw new UsageError(`--metrics must be on or off; got ${JSON.stringify(text)}`)
+  throw new UsageError(`--metrics must be on or off; got ${show(text)}`)
+}
+
+function hostName(text: string | undefined): string {
+  if (text === undefined) return '127.0.0.1'
+  // Names and addresses only: the listen call reports what does not resolve.
+  if (!/^[A-Za-z0-9.:%_-]{1,253}$/.test(text)) throw new UsageError(`--host must be a host name or an IP address such as 127.0.0.1 or ::1; got ${show(text)}`)
+  return text
 }
 
 /** Parses the command line (without `node` and the script); throws {@link UsageError}. */
@@ -131,6 +182,8 @@ export function parseCommand(argv: readonly string[]): ProbeCommand {
         'max-age-ms': { type: 'string' },
         'state-file': { type: 'string' },
         'snapshot-ms': { type: 'string' },
+        'state-max-mb': { type: 'string' },
+        report: { type: 'string' },
       },
     })
   } catch (error) {
@@ -142,12 +195,16 @@ export function parseCommand(argv: readonly string[]): ProbeCommand {
   if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`)
   const str = (name: string): string | undefined => v[name] as string | undefined
   if (command === 'run') {
-    for (const name of ['port', 'host', 'tick-ms', 'max-age-ms', 'state-file', 'snapshot-ms']) if (v[name] !== undefined) throw new UsageError(`--${name} is an option of serve`)
+    for (const name of ['port', 'host', 'tick-ms', 'max-age-ms', 'state-file', 'snapshot-ms', 'state-max-mb']) if (v[name] !== undefined) throw new UsageError(`--${name} is an option of serve`)
     const seed = str('seed') === undefined ? undefined : integer('seed', str('seed'), 0, 0, 2 ** 32 - 1)
+    const ticks = integer('ticks', str('ticks'), REFERENCE_SCENARIO.ticks, 1, 10_000_000)
+    const report = str('report')
+    if (report === '') throw new UsageError('--report needs a file name, such as report.html')
+    if (report !== undefined && v.hysteresis === true) throw new UsageError('--report draws the stability scenario; leave out --hysteresis')
     const scenario: ScenarioOptions = {
       ...REFERENCE_SCENARIO,
-      ticks: integer('ticks', str('ticks'), REFERENCE_SCENARIO.ticks, 1, 10_000_000),
-      schedule: schedule(str('schedule')) ?? REFERENCE_SCENARIO.schedule,
+      ticks,
+      schedule: schedule(str('schedule'), ticks, 'ticks') ?? REFERENCE_SCENARIO.schedule,
       degradeProbability: probability(str('degrade-prob'), REFERENCE_SCENARIO.degradeProbability),
       windows: integer('windows', str('windows'), 1, 1, 100_000),
       ...(seed === undefined ? {} : { seed }),
@@ -159,23 +216,31 @@ export function parseCommand(argv: readonly string[]): ProbeCommand {
       json: v.json === true,
       snapshot: v['no-snapshot'] !== true,
       metrics: onOff(str('metrics')),
+      report: report ?? null,
     }
   }
   if (command === 'serve') {
-    for (const name of ['ticks', 'hysteresis', 'json', 'no-snapshot']) if (v[name] !== undefined) throw new UsageError(`--${name} is an option of run`)
+    for (const name of ['ticks', 'hysteresis', 'json', 'no-snapshot', 'report']) if (v[name] !== undefined) throw new UsageError(`--${name} is an option of run`)
+    const periodic = schedule(str('schedule'), 100, 'ticks of each 100-tick period')
+    const prob = str('degrade-prob')
+    if (periodic !== null && prob !== undefined) throw new UsageError('--schedule and --degrade-prob exclude each other: give one')
+    const stateFile = str('state-file')
+    if (stateFile === '') throw new UsageError('--state-file needs a file name, such as state.json')
     return {
       command: 'serve',
       port: integer('port', str('port'), 8010, 0, 65_535),
-      host: str('host') ?? '127.0.0.1',
+      host: hostName(str('host')),
       tickMs: integer('tick-ms', str('tick-ms'), 10, 0, 60_000),
       windows: integer('windows', str('windows'), 1, 1, 100_000),
-      schedule: schedule(str('schedule')),
+      scenario: periodic !== null ? 'schedule' : prob !== undefined ? 'random' : 'cycle',
+      schedule: periodic,
       seed: integer('seed', str('seed'), 1, 0, 2 ** 32 - 1),
-      degradeProbability: probability(str('degrade-prob'), 0.01),
+      degradeProbability: probability(prob, 0.01),
       metrics: onOff(str('metrics')),
       maxAgeMs: integer('max-age-ms', str('max-age-ms'), 0, 0, 3_600_000),
-      stateFile: str('state-file') ?? null,
+      stateFile: stateFile ?? null,
       snapshotMs: integer('snapshot-ms', str('snapshot-ms'), 1000, 10, 3_600_000),
+      stateMaxBytes: integer('state-max-mb', str('state-max-mb'), 256, 1, 512) * 1024 * 1024,
     }
   }
   throw new UsageError(`unknown command ${JSON.stringify(command)} (run or serve)`)

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-import { HELP, UsageError, parseCommand, type RunOptions, type ServeOptions } from './args.js'
+import { writeFile } from 'node:fs/promises'
+import { EXIT, HELP, ProbeFailure, UsageError, parseCommand, type RunOptions, type ServeOptions } from './args.js'
 import { formatChecks, formatHysteresis, formatMetrics, formatTable } from './format.js'
+import { reportHtml } from './report.js'
 import { startProbeServer } from './serve.js'
-import { checkHysteresis, checkScenario, probeEnv, runHysteresisProbe, runScenario } from './simulation.js'
+import { HYSTERESIS_SERIES, checkHysteresis, checkScenario, probeEnv, runHysteresisProbe, runScenario } from './simulation.js'
 import { sampleLines, windowLines } from './snapshot.js'
 
 /** The probe switches its flags on for itself, as the reference probe does (metrics as asked). */
@@ -10,8 +12,15 @@ function setFlags(metrics: boolean): void {
   Object.assign(process.env, probeEnv(metrics))
 }
 
+// A reader that went away (`auris-probe | head -1`) is not an error: stop writing, quietly.
+let stdoutGone = false
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') stdoutGone = true
+})
+process.stderr.on('error', () => undefined)
+
 const out = (text: string): void => {
-  process.stdout.write(text)
+  if (!stdoutGone) process.stdout.write(text)
 }
 
 async function run(options: RunOptions): Promise<number> {
@@ -33,22 +42,38 @@ async function run(options: RunOptions): Promise<number> {
     } else {
       out('Anti-chatter probe: 50 x FAB2, 25 x (FAB1, FAB2), 50 x FAB1; dwellTicks 50, rateLimitTicks 1000\n\n')
       out(`${formatHysteresis(result)}\n\nFinal filter state:\n${formatMetrics(result.final)}\n`)
-      if (lines !== null) out(`\nPrometheus snapshot (anti-chatter series):\n${lines.filter((l) => l.startsWith('atlas_hyst_')).join('\n')}\n`)
+      if (lines !== null) {
+        const shown = lines.filter((l) => HYSTERESIS_SERIES.some((name) => l.startsWith(`${name}{`)))
+        out(`\nPrometheus snapshot (the ${String(HYSTERESIS_SERIES.length)} anti-chatter series):\n${shown.join('\n')}\n`)
+      }
       out(`\nChecks:\n${formatChecks(checks)}\n\n${ok ? 'All checks passed.' : `FAILED: ${checks.filter((c) => !c.ok).map((c) => c.name).join('; ')}`}\n`)
     }
-    return ok ? 0 : 1
+    return ok ? EXIT.ok : EXIT.checkFailed
   }
 
   const result = runScenario(options.scenario, exporter, env)
   const lines = options.snapshot && exporter !== null ? sampleLines(await exporter.metrics()) : null
   const checks = checkScenario(result, options.scenario, lines)
   const ok = checks.every((c) => c.ok)
-  if (options.json) {
-    out(`${JSON.stringify({ final: result.final, injected: result.injected, snapshot: lines, checks, ok }, null, 2)}\n`)
-    return ok ? 0 : 1
-  }
   const s = options.scenario
-  const how = s.seed === undefined ? `degradations at ticks ${s.schedule.join(', ')}` : `random degradations (seed ${String(s.seed)}, p ${String(s.degradeProbability)})`
+  const how = s.seed === undefined ? `degradations at ticks ${s.schedule.join(', ') || 'none'}` : `random degradations (seed ${String(s.seed)}, p ${String(s.degradeProbability)})`
+  if (options.report !== null) {
+    const html = reportHtml({
+      title: 'auris probe report: window "global"',
+      subtitle: `${String(s.ticks)} ticks, ${how}, ${String(s.windows)} window(s); effective mode from a default anti-chatter filter (dwell 50 ticks, rate limit 1000 ticks)`,
+      points: result.series,
+      checks,
+    })
+    try {
+      await writeFile(options.report, html)
+    } catch (error) {
+      throw new ProbeFailure(`cannot write the report ${options.report} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
+    }
+  }
+  if (options.json) {
+    out(`${JSON.stringify({ final: result.final, injected: result.injected, snapshot: lines, checks, ok, report: options.report }, null, 2)}\n`)
+    return ok ? EXIT.ok : EXIT.checkFailed
+  }
   out(`Stability probe: simulated FAB core -> hook -> StabilityTracker -> Prometheus exporter\n${String(s.ticks)} ticks, ${how}, ${String(s.windows)} window(s); table of window "global"\n\n`)
   out(`${formatTable(result.rows)}\n\nFinal state:\n${formatMetrics(result.final)}\n`)
   if (lines !== null) {
@@ -56,7 +81,8 @@ async function run(options: RunOptions): Promise<number> {
     out(`\nPrometheus snapshot${s.windows <= 3 ? '' : ' (window "global" and the exporter series)'}:\n${shown.join('\n')}\n`)
   }
   out(`\nChecks:\n${formatChecks(checks)}\n\n${ok ? 'All checks passed.' : `FAILED: ${checks.filter((c) => !c.ok).map((c) => c.name).join('; ')}`}\n`)
-  return ok ? 0 : 1
+  if (options.report !== null) out(`Report: ${options.report}\n`)
+  return ok ? EXIT.ok : EXIT.checkFailed
 }
 
 async function serve(options: ServeOptions): Promise<number> {
@@ -79,7 +105,7 @@ async function serve(options: ServeOptions): Promise<number> {
   })
   await server.close()
   out('auris-probe: stopped\n')
-  return 0
+  return EXIT.ok
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -87,15 +113,22 @@ async function main(argv: readonly string[]): Promise<number> {
     const command = parseCommand(argv)
     if (command.command === 'help') {
       out(HELP)
-      return 0
+      return EXIT.ok
     }
     return command.command === 'run' ? await run(command) : await serve(command)
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`auris-probe: ${error.message}\n(auris-probe --help lists the options)\n`)
-      return 2
+      return EXIT.usage
     }
-    throw error
+    if (error instanceof ProbeFailure) {
+      process.stderr.write(`auris-probe: ${error.message}\n`)
+      return EXIT.failure
+    }
+    // A defect of the probe: one line, no stack (AURIS_PROBE_DEBUG=1 shows it).
+    process.stderr.write(`auris-probe: internal error: ${error instanceof Error ? error.message : String(error)}\n`)
+    if (process.env.AURIS_PROBE_DEBUG === '1' && error instanceof Error) process.stderr.write(`${error.stack ?? ''}\n`)
+    return EXIT.internal
   }
 }
 

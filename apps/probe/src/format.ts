@@ -1,14 +1,18 @@
 import type { HysteresisMetrics, StabilityMetrics } from '@auris/stability-core'
 import type { Check, HysteresisResult, ProbeRow } from './simulation.js'
 
-const HEADER = ['TICK', 'MODE', 'SCORE', 'EMA', 'STABLE', 'DEGRAD', 'RECOMMENDED'] as const
-const WIDTHS = [5, 5, 6, 6, 6, 6, 11] as const
+const HEADER = ['TICK', 'MODE', 'SAMPLE', 'SCORE', 'EMA', 'STABLE', 'DEGRAD', 'RECOMMENDED'] as const
+const WIDTHS = [5, 5, 6, 6, 6, 6, 6, 11] as const
 
 function line(cells: readonly string[]): string {
   return cells.map((cell, i) => cell.padStart(WIDTHS[i] as number)).join(' | ')
 }
 
-/** The probe table: `TICK | MODE | SCORE | EMA | STABLE | DEGRAD | RECOMMENDED`. */
+/**
+ * The probe table: `TICK | MODE | SAMPLE | SCORE | EMA | STABLE | DEGRAD | RECOMMENDED`.
+ * SAMPLE is the core's quality sample fed to the tracker; SCORE the tracker's
+ * instantaneous stability score; EMA its moving average.
+ */
 export function formatTable(rows: readonly ProbeRow[]): string {
   const out = [line(HEADER), WIDTHS.map((w) => '-'.repeat(w)).join('-+-')]
   for (const row of rows) {
@@ -16,7 +20,8 @@ export function formatTable(rows: readonly ProbeRow[]): string {
       line([
         String(row.tick),
         row.mode,
-        row.score.toFixed(3),
+        row.sample.toFixed(3),
+        row.metrics.stabilityScore.toFixed(3),
         row.metrics.stabilityScoreEma.toFixed(3),
         String(row.metrics.stableTicks),
         String(row.metrics.degradationCount),

@@ -164,10 +164,10 @@ describe('a real Prometheus scraping the probe', () => {
   it('sees the anti-chatter series equal to the probe state', async () => {
     const mode = { FAB0: 0, FAB1: 1, FAB2: 2 }
     const checks: [string, (s: ProbeState) => number][] = [
-      ['atlas_hyst_effective_mode{window_id="global"}', (s) => mode[s.global.hysteresis?.effectiveMode ?? 'FAB2']],
-      ['atlas_hyst_desired_mode{window_id="global"}', (s) => mode[s.global.hysteresis?.desiredMode ?? 'FAB2']],
-      ['atlas_hyst_switches_total{window_id="global"}', (s) => s.global.hysteresis?.switchCount ?? -1],
-      ['atlas_hyst_dwell_ticks{window_id="global"}', (s) => s.global.hysteresis?.dwellCounter ?? -1],
+      ['atlas_hyst_effective_mode{window_id="global"}', (s) => mode[s.global.hysteresis.effectiveMode]],
+      ['atlas_hyst_desired_mode{window_id="global"}', (s) => mode[s.global.hysteresis.desiredMode]],
+      ['atlas_hyst_switches_total{window_id="global"}', (s) => s.global.hysteresis.switchCount],
+      ['atlas_hyst_dwell_ticks{window_id="global"}', (s) => s.global.hysteresis.dwellCounter],
     ]
     for (const [expr, pick] of checks) {
       const sample = await one(expr)

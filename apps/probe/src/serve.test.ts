@@ -4,8 +4,24 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ServeOptions } from './args.js'
 import { startProbeServer, type ProbeServer, type ProbeState } from './serve.js'
+import { cyclePhase } from './simulation.js'
 
-const OPTIONS: ServeOptions = { command: 'serve', port: 0, host: '127.0.0.1', tickMs: 5, windows: 2, schedule: [1, 2], seed: 1, degradeProbability: 0, metrics: true, maxAgeMs: 0, stateFile: null, snapshotMs: 1000 }
+const OPTIONS: ServeOptions = {
+  command: 'serve',
+  port: 0,
+  host: '127.0.0.1',
+  tickMs: 5,
+  windows: 2,
+  scenario: 'schedule',
+  schedule: [1, 2],
+  seed: 1,
+  degradeProbability: 0,
+  metrics: true,
+  maxAgeMs: 0,
+  stateFile: null,
+  snapshotMs: 1000,
+  stateMaxBytes: 256 * 1024 * 1024,
+}
 
 describe('probe serve', () => {
   let server: ProbeServer | undefined
@@ -37,13 +53,13 @@ describe('probe serve', () => {
 
   it('serves 503 while metrics are off', async () => {
     process.env.AURIS_METRICS_EXP = 'off'
-    server = await startProbeServer({ ...OPTIONS, metrics: false, schedule: null, degradeProbability: 0.5 })
+    server = await startProbeServer({ ...OPTIONS, metrics: false, scenario: 'random', schedule: null, degradeProbability: 0.5 })
     expect((await fetch(`${server.url}/metrics/exp`)).status).toBe(503)
   })
 
   it('ticks at full speed, pauses on request, and reports the event-loop delay', async () => {
     process.env.AURIS_METRICS_EXP = 'on'
-    server = await startProbeServer({ ...OPTIONS, tickMs: 0, schedule: null, degradeProbability: 0.01 })
+    server = await startProbeServer({ ...OPTIONS, tickMs: 0, scenario: 'random', schedule: null, degradeProbability: 0.01 })
     await new Promise((resolve) => setTimeout(resolve, 200))
     const paused = (await (await fetch(`${server.url}/probe/pause`, { method: 'POST' })).json()) as ProbeState
     expect(paused.paused).toBe(true)
@@ -75,7 +91,7 @@ describe('probe serve', () => {
       writeFileSync(stateFile, '{"format":"auris.snapshot-file"')
       const fresh: string[] = []
       server = await startProbeServer({ ...OPTIONS, stateFile }, (l) => fresh.push(l))
-      expect(fresh[0]).toMatch(/starting fresh: snapshot file .* is not valid JSON/)
+      expect(fresh[0]).toMatch(/starting fresh: snapshot file .* is not valid JSON.*; the refused file is kept as .*state\.json\.rejected-/)
       await server.close()
       server = undefined
     } finally {
@@ -89,5 +105,44 @@ describe('probe serve', () => {
     expect(server.close()).toBe(closing)
     await closing
     await expect(fetch(`${server.url}/metrics/exp`)).rejects.toThrow()
+  })
+
+  it('serves the live page at / and the history since a point', async () => {
+    process.env.AURIS_METRICS_EXP = 'on'
+    server = await startProbeServer({ ...OPTIONS, windows: 1 })
+    const page = await fetch(`${server.url}/`)
+    expect(page.headers.get('content-type')).toBe('text/html; charset=UTF-8')
+    const html = await page.text()
+    expect(html).toContain('const chartsSvg = function chartsSvg(input)')
+    expect(html).toContain('"fab2MinEma":0.8,"fab1MinEma":0.5')
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const all = (await (await fetch(`${server.url}/probe/state`)).json()) as ProbeState
+    expect(all.history.length).toBeGreaterThanOrEqual(3)
+    expect(all.history[0]).toMatchObject({ x: 0, recommended: 2, effective: 2 })
+    const since = all.history[1]?.x ?? 0
+    const newer = (await (await fetch(`${server.url}/probe/state?since=${String(since)}`)).json()) as ProbeState
+    expect(newer.history.every((p) => p.x > since)).toBe(true)
+    expect(newer.history.length).toBeGreaterThanOrEqual(all.history.length - 2)
+    const bad = await fetch(`${server.url}/probe/state?since=soon`)
+    expect(bad.status).toBe(400)
+    expect(await bad.json()).toEqual({ error: 'since must be a number of seconds' })
+  })
+
+  it('runs the default story at full speed: a whole cycle injects about 24,000 x 0.005 degradations', async () => {
+    process.env.AURIS_METRICS_EXP = 'on'
+    server = await startProbeServer({ ...OPTIONS, windows: 1, tickMs: 0, scenario: 'cycle', schedule: null })
+    let state = (await (await fetch(`${server.url}/probe/state`)).json()) as ProbeState
+    for (let i = 0; i < 200 && state.ticks < 48_000; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      state = (await (await fetch(`${server.url}/probe/state`)).json()) as ProbeState
+    }
+    state = (await (await fetch(`${server.url}/probe/pause`, { method: 'POST' })).json()) as ProbeState
+    expect(state.scenario).toBe('cycle')
+    const cycles = Math.floor(state.ticks / 48_000)
+    expect(cycles).toBeGreaterThanOrEqual(1)
+    expect(state.phase).toBe(cyclePhase(state.ticks))
+    // Binomial(24,000, 0.005) per cycle: mean 120, sd 11; within 6 sd.
+    expect(state.injected.global).toBeGreaterThanOrEqual(cycles * 120 - 66)
+    expect(state.injected.global).toBeLessThanOrEqual((cycles + 1) * 120 + 66)
   })
 })

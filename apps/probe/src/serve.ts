@@ -2,66 +2,142 @@ import { serve as serveNode, type ServerType } from '@hono/node-server'
 import { metricsRoutes } from '@auris/metrics-http'
 import type { StabilityExporter } from '@auris/prom-exporter'
 import { setupPrometheusMetrics } from '@auris/prom-exporter/setup'
-import { StabilityWindows, type StabilityWindow } from '@auris/stability-core'
+import { StabilityWindows, type Hysteresis, type StabilityWindow, type StabilityWindowsOptions } from '@auris/stability-core'
+import { SnapshotFileError, restoreWindowsFile, writeWindowsFile } from '@auris/stability-core/node'
 import { Hono } from 'hono'
 import type { AddressInfo } from 'node:net'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { restoreWindowsFile, writeSnapshotFile } from '@auris/stability-core/node'
-import type { ServeOptions } from './args.js'
+import { ProbeFailure, type ServeOptions } from './args.js'
 import { seededRandom } from './random.js'
-import { REFERENCE_SCENARIO, SimulatedFabCore, windowId } from './simulation.js'
+import { livePage } from './report.js'
+import { CYCLE, REFERENCE_SCENARIO, SimulatedFabCore, cyclePhase, windowId, type CyclePhase, type SeriesPoint } from './simulation.js'
 
 /** A running probe server. */
 export interface ProbeServer {
   readonly url: string
   readonly port: number
-  /** Stops ticking, lets in-flight requests finish, closes the server. */
+  /** Stops ticking, lets in-flight requests finish, closes the server, writes the last snapshot. */
   close(): Promise<void>
+}
+
+/** The state file's side of {@link ProbeState}. */
+export interface StateFileStatus {
+  path: string
+  /** Whether the windows were restored from it at start. */
+  restored: boolean
+  /** Snapshots written since start, and failed. */
+  written: number
+  failed: number
+  /** Duration of the last snapshot written, ms (most of it the event loop running other work). */
+  lastWriteMs: number | null
+  /** Longest the last snapshot held the event loop at once (one slice of serialisation), ms. */
+  longestSliceMs: number | null
+  /** Why the last snapshot failed, while it does (null once one succeeds again). */
+  lastError: string | null
 }
 
 /** The probe's own view of the simulation, for comparison with what Prometheus scraped. */
 export interface ProbeState {
+  /** Ticks since start (every window ticks once per tick). */
   ticks: number
+  /** Ms since start. */
+  uptimeMs: number
+  /** Ticks that were due (at --tick-ms) but not run yet: the probe falling behind its rate. */
+  ticksBehind: number
   /** Whether ticking was paused (POST /probe/pause). */
   paused: boolean
-  /** Event-loop delay since start, in ms (Node's monitorEventLoopDelay). */
+  /** The phase of the default story (`cycle` scenario), or null with --schedule / --degrade-prob. */
+  phase: CyclePhase | null
+  scenario: ServeOptions['scenario']
+  /** Event-loop delay since start, in ms (Node's monitorEventLoopDelay, 10 ms resolution). */
   eventLoopDelayMs: { p50: number; p99: number; max: number }
   windows: number
-  /** Degradations injected into each window so far (global first). */
+  /** Degradations injected since start (the `global` window, and all windows). */
   injected: { global: number; total: number }
-  global: ReturnType<StabilityWindow['tracker']['getMetrics']> & { hysteresis: ReturnType<NonNullable<StabilityWindow['hysteresis']>['getMetrics']> | null }
+  global: ReturnType<StabilityWindow['tracker']['getMetrics']> & { hysteresis: ReturnType<Hysteresis['getMetrics']> }
+  stateFile: StateFileStatus | null
+  /** Samples of the `global` window twice a second (x: seconds since start), newest last; `?since=X` returns those after X. */
+  history: SeriesPoint[]
 }
 
 /** The running simulation behind `serve`: windows ticking on a timer, exported in pull mode. */
 export interface Simulation {
   readonly exporter: StabilityExporter
-  state(): ProbeState
+  readonly windows: StabilityWindows
+  state(since?: number): ProbeState
+  /** Starts ticking (and snapshotting, with a state file). */
+  start(): void
   /** Stops ticking, keeps serving: the counters then stand still for an exact comparison. */
   pause(): void
-  /** Stops ticking and writes the last snapshot (with a state file). */
+  /** Stops ticking and, with a state file, writes the last snapshot. */
   stop(): Promise<void>
+  /** Stops ticking and snapshotting without a last snapshot (the server never started). */
+  dispose(): Promise<void>
+}
+
+type SimulationOptions = Pick<ServeOptions, 'windows' | 'tickMs' | 'scenario' | 'schedule' | 'seed' | 'degradeProbability' | 'stateFile' | 'snapshotMs' | 'stateMaxBytes'>
+
+/** The registry configuration of the probe's windows: the reference scenario's tracker, default filters. */
+export function probeWindowsOptions(windows: number): StabilityWindowsOptions {
+  return { maxWindows: Math.max(windows, 1), tracker: { minStableTicks: REFERENCE_SCENARIO.minStableTicks, emaDecay: REFERENCE_SCENARIO.emaDecay } }
+}
+
+function configDiff(label: string, theirs: object | false, ours: object | false): string[] {
+  if (theirs === false || ours === false) return theirs === ours ? [] : [`${label} filters ${theirs === false ? 'off' : 'on'} (this run: ${ours === false ? 'off' : 'on'})`]
+  const a = theirs as Record<string, unknown>
+  const b = ours as Record<string, unknown>
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !Object.is(a[k], b[k])).map((k) => `${label} ${k} ${String(a[k])} (this run: ${String(b[k])})`)
 }
 
 /**
- * `windows` simulated cores ticking every `tickMs` into a window registry,
- * exported in pull mode. Shared by `serve` and the HTTP benchmark's bare
- * node:http baseline, so both carry the same load.
+ * The probe's restore policy: adopt a registry whose configuration is the
+ * probe's and whose windows are all windows the probe simulates (missing
+ * ones start fresh); refuse anything else, saying why.
  */
-export async function startSimulation(
-  options: Pick<ServeOptions, 'windows' | 'tickMs' | 'schedule' | 'seed' | 'degradeProbability'> & Partial<Pick<ServeOptions, 'stateFile' | 'snapshotMs'>>,
-  log: (line: string) => void = () => undefined,
-): Promise<Simulation> {
-  const config = { maxWindows: Math.max(options.windows, 1), tracker: { minStableTicks: REFERENCE_SCENARIO.minStableTicks, emaDecay: REFERENCE_SCENARIO.emaDecay } }
+export function fitsProbe(restored: StabilityWindows, windows: number): string | null {
+  const ours = new StabilityWindows(probeWindowsOptions(windows))
+  const diff = [...configDiff('tracker', restored.trackerConfig, ours.trackerConfig), ...configDiff('hysteresis', restored.hysteresisConfig, ours.hysteresisConfig)]
+  if (diff.length > 0) return `was written with another configuration: ${diff.join(', ')}`
+  const valid = new Set(Array.from({ length: windows }, (_, i) => windowId(i)))
+  const foreign = restored.ids().filter((id) => !valid.has(id))
+  if (foreign.length > 0) {
+    const shown = foreign.slice(0, 3).map((id) => JSON.stringify(id)).join(', ')
+    return `holds ${String(foreign.length)} window(s) this run does not simulate (${shown}${foreign.length > 3 ? ', ...' : ''}); this run simulates ${windows === 1 ? 'global' : `global .. ${windowId(windows - 1)}`} (--windows ${String(windows)})`
+  }
+  return null
+}
+
+const HISTORY_MS = 500
+const HISTORY_POINTS = 1200
+const MODE_VALUE = { FAB0: 0, FAB1: 1, FAB2: 2 } as const
+
+/**
+ * `windows` simulated cores ticking every `tickMs` into a window registry,
+ * exported in pull mode. Shared by `serve` and the benchmarks, so they carry
+ * the same load. Nothing ticks before {@link Simulation.start}.
+ *
+ * @throws {ProbeFailure} when the state file cannot be read at all (a
+ *   directory, no permission) or cannot be written.
+ */
+export async function startSimulation(options: SimulationOptions, log: (line: string) => void = () => undefined): Promise<Simulation> {
+  const config = probeWindowsOptions(options.windows)
+  const scenario = options.scenario
+  const stateFile = options.stateFile
+  const fileOptions = { maxBytes: options.stateMaxBytes }
   let registry = new StabilityWindows(config)
-  const stateFile = options.stateFile ?? null
+  let restored = false
   if (stateFile !== null) {
-    const restored = await restoreWindowsFile(stateFile, { maxWindows: config.maxWindows, fresh: config })
-    registry = restored.windows
-    log(
-      restored.restored
-        ? `auris-probe: restored ${String(registry.size)} window(s) from ${stateFile}`
-        : `auris-probe: starting fresh: ${restored.problem ?? 'no snapshot'}`,
-    )
+    try {
+      const result = await restoreWindowsFile(stateFile, { maxWindows: config.maxWindows as number, fresh: config, ...fileOptions, accept: (w) => fitsProbe(w, options.windows) })
+      registry = result.windows
+      restored = result.restored
+      if (result.restored) log(`auris-probe: restored ${String(registry.size)} window(s) from ${stateFile}`)
+      else if (result.keptAs === undefined) log(`auris-probe: starting fresh: ${result.problem ?? 'no snapshot'}`)
+      else log(`auris-probe: starting fresh: ${result.problem ?? 'refused'}; the refused file is kept as ${result.keptAs}`)
+    } catch (error) {
+      if (error instanceof SnapshotFileError) throw new ProbeFailure(`cannot use the state file: ${error.message}`)
+      throw error
+    }
   }
   const exporter = await setupPrometheusMetrics({ env: { AURIS_METRICS_EXP: 'on' }, maxWindows: options.windows })
   if (exporter === null) throw new Error('unreachable: the exporter is set up with the flag on')
@@ -72,98 +148,232 @@ export async function startSimulation(
   const random = seededRandom(options.seed)
   const periodic = options.schedule === null ? null : new Set(options.schedule)
   const injected = new Uint32Array(options.windows)
-  const delay = monitorEventLoopDelay({ resolution: 10 })
-  delay.enable()
   let ticks = 0
-  let running = true
   const step = (): void => {
     ticks++
+    const chance = scenario === 'cycle' ? (cyclePhase(ticks) === 'degrading' ? CYCLE.degradeProbability : 0) : options.degradeProbability
+    const at = ((ticks - 1) % 100) + 1
     for (let i = 0; i < cores.length; i++) {
-      const degrade = periodic === null ? random() < options.degradeProbability : periodic.has(((ticks - 1) % 100) + 1)
+      const degrade = periodic === null ? chance > 0 && random() < chance : periodic.has(at)
       const core = cores[i] as SimulatedFabCore
       core.step(degrade)
       if (degrade) injected[i] = (injected[i] as number) + 1
       ;(handles[i] as StabilityWindow).tick(core.coherenceScore, core.degraded)
     }
   }
-  let timer: ReturnType<typeof setInterval> | undefined
-  if (options.tickMs > 0) timer = setInterval(step, options.tickMs)
-  else {
-    // Full speed: ~1 ms of ticks per batch, then yield so requests are served in between.
-    const batch = (): void => {
-      if (!running) return
-      const until = performance.now() + 1
-      do step()
-      while (performance.now() < until)
-      setImmediate(batch)
+
+  const file: StateFileStatus | null = stateFile === null ? null : { path: stateFile, restored, written: 0, failed: 0, lastWriteMs: null, longestSliceMs: null, lastError: null }
+  const writeOnce = async (share = 0.25): Promise<void> => {
+    if (stateFile === null || file === null) return
+    try {
+      // A quarter of the loop at most, in slices of 4 ms: ticks keep their pace, a large snapshot takes longer.
+      const written = await writeWindowsFile(stateFile, registry, { ...fileOptions, sliceMs: 4, share })
+      if (file.lastError !== null) log(`auris-probe: snapshot written again to ${stateFile}`)
+      file.written++
+      file.lastWriteMs = Math.round(written.elapsedMs)
+      file.longestSliceMs = Math.round(written.longestSliceMs * 10) / 10
+      file.lastError = null
+    } catch (error) {
+      file.failed++
+      const message = (error as Error).message
+      // Said once per new problem, not once per period.
+      if (file.lastError !== message) log(`auris-probe: snapshot failed: ${message}; retrying every ${String(options.snapshotMs)} ms`)
+      file.lastError = message
+      throw error
     }
-    setImmediate(batch)
   }
-  const snapshot = async (): Promise<void> => {
-    if (stateFile !== null) await writeSnapshotFile(stateFile, registry.toJSON())
+  if (stateFile !== null) {
+    // The file must be writable before the probe says it serves: one snapshot now, at full speed (nothing ticks yet).
+    try {
+      await writeOnce(1)
+    } catch (error) {
+      untrack()
+      throw new ProbeFailure(`cannot write the state file: ${(error as Error).message}`)
+    }
   }
-  const snapshots =
-    stateFile === null
-      ? undefined
-      : setInterval(() => {
-          snapshot().catch((error: unknown) => {
-            log(`auris-probe: snapshot failed: ${String(error)}`)
-          })
-        }, options.snapshotMs ?? 1000)
-  const pause = (): void => {
+
+  const delay = monitorEventLoopDelay({ resolution: 10 })
+  const history: SeriesPoint[] = []
+  let counted = (handles[0] as StabilityWindow).tracker.totalDegradations
+  let started = 0
+  let running = false
+  let stopped = false
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let sampler: ReturnType<typeof setInterval> | undefined
+  let snapshotTimer: ReturnType<typeof setTimeout> | undefined
+  let snapshotting: Promise<void> | null = null
+
+  const sample = (): void => {
+    const g = handles[0] as StabilityWindow
+    const m = g.tracker.getMetrics()
+    history.push({
+      x: Math.round(performance.now() - started) / 1000,
+      score: m.stabilityScore,
+      ema: m.stabilityScoreEma,
+      recommended: MODE_VALUE[m.recommendedMode],
+      // The probe's windows always have a filter (fitsProbe refuses files without).
+      effective: MODE_VALUE[(g.hysteresis as Hysteresis).effectiveMode],
+      cooldownRemaining: m.cooldownRemaining,
+      events: m.totalDegradations - counted,
+    })
+    counted = m.totalDegradations
+    if (history.length > HISTORY_POINTS) history.splice(0, history.length - HISTORY_POINTS)
+  }
+
+  const due = (): number => Math.floor((performance.now() - started) / options.tickMs)
+  // Ticks keep their rate: each turn runs the ticks due by the clock (a late timer is caught up),
+  // at most ~10 ms of them, then yields, so a slow turn never turns into a long stall.
+  const turn = (): void => {
+    if (!running) return
+    const until = performance.now() + 10
+    while (ticks < due() && performance.now() < until) step()
+    const next = started + (ticks + 1) * options.tickMs - performance.now()
+    timer = ticks < due() ? setTimeout(turn, 0) : setTimeout(turn, Math.max(0, next))
+  }
+  // Full speed: ~1 ms of ticks per batch, then yield so requests are served in between.
+  const batch = (): void => {
+    if (!running) return
+    const until = performance.now() + 1
+    do step()
+    while (performance.now() < until)
+    timer = setTimeout(batch, 0)
+  }
+  const scheduleSnapshot = (): void => {
+    if (stateFile === null || stopped) return
+    snapshotTimer = setTimeout(() => {
+      snapshotting = writeOnce()
+        .catch(() => undefined)
+        .finally(() => {
+          snapshotting = null
+          scheduleSnapshot()
+        })
+    }, options.snapshotMs)
+  }
+  const halt = (): void => {
     running = false
-    clearInterval(timer)
+    clearTimeout(timer)
+    clearInterval(sampler)
   }
+  const finish = async (last: boolean): Promise<void> => {
+    if (stopped) return
+    halt()
+    stopped = true
+    clearTimeout(snapshotTimer)
+    delay.disable()
+    untrack()
+    // One snapshot at a time: let a running one finish before the last.
+    await snapshotting
+    if (last && stateFile !== null) {
+      try {
+        // Nothing ticks any more: full speed.
+        await writeOnce(1)
+      } catch (error) {
+        throw new ProbeFailure(`stopped, but the last snapshot was not written: ${(error as Error).message}`)
+      }
+    }
+  }
+
   return {
     exporter,
-    state: () => {
+    windows: registry,
+    start: () => {
+      if (running || stopped) return
+      running = true
+      started = performance.now()
+      delay.enable()
+      sample()
+      sampler = setInterval(sample, HISTORY_MS)
+      timer = setTimeout(options.tickMs > 0 ? turn : batch, 0)
+      scheduleSnapshot()
+    },
+    state: (since) => {
       const global = handles[0] as StabilityWindow
       let total = 0
       for (const n of injected) total += n
+      const now = performance.now()
       return {
         ticks,
+        uptimeMs: Math.round(started === 0 ? 0 : now - started),
+        ticksBehind: running && options.tickMs > 0 ? Math.max(0, due() - ticks) : 0,
         paused: !running,
+        phase: scenario === 'cycle' ? cyclePhase(Math.max(ticks, 1)) : null,
+        scenario,
         eventLoopDelayMs: { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 },
         windows: registry.size,
-        injected: { global: injected[0] ?? 0, total },
-        global: { ...global.tracker.getMetrics(), hysteresis: global.hysteresis?.getMetrics() ?? null },
+        injected: { global: injected[0] as number, total },
+        global: { ...global.tracker.getMetrics(), hysteresis: (global.hysteresis as Hysteresis).getMetrics() },
+        stateFile: file === null ? null : { ...file },
+        history: since === undefined ? history.slice() : history.filter((p) => p.x > since),
       }
     },
-    pause,
-    stop: async () => {
-      pause()
-      clearInterval(snapshots)
-      delay.disable()
-      untrack()
-      await snapshot()
-    },
+    pause: halt,
+    stop: () => finish(true),
+    dispose: () => finish(false),
   }
+}
+
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): ProbeFailure {
+  const where = `${host}:${String(port)}`
+  const why: Record<string, string> = {
+    EADDRINUSE: `${where} is already in use (pick another --port, or 0 for a free one)`,
+    EACCES: `${where} needs privileges (ports below 1024 do; pick another --port)`,
+    EADDRNOTAVAIL: `${host} is not an address of this machine (--host)`,
+    ENOTFOUND: `${host} does not resolve (--host)`,
+    EAI_AGAIN: `${host} does not resolve right now (--host)`,
+  }
+  const code = error.code ?? error.message
+  return new ProbeFailure(`cannot listen on ${where}: ${why[code] ?? code}`)
 }
 
 /**
  * The serve mode: the simulation, served by `@hono/node-server` through
- * `@auris/metrics-http`, with `/probe/state` for the probe's own view.
+ * `@auris/metrics-http`, with `/probe/state` for the probe's own view and a
+ * live page at `/`.
+ *
+ * @throws {ProbeFailure} when the address cannot be listened on or the state
+ *   file cannot be used; nothing is left running.
  */
 export async function startProbeServer(options: ServeOptions, log: (line: string) => void = () => undefined): Promise<ProbeServer> {
   const simulation = await startSimulation(options, log)
   const app = new Hono()
   // The flag is read per request from process.env, which the CLI set for the probe.
   app.route('/metrics/exp', metricsRoutes({ sources: simulation.exporter, maxAgeMs: options.maxAgeMs }))
-  app.get('/probe/state', (c) => c.json(simulation.state()))
+  app.get('/', (c) => c.html(livePage()))
+  app.get('/probe/state', (c) => {
+    const since = c.req.query('since')
+    const x = since === undefined ? undefined : Number(since)
+    if (x !== undefined && !Number.isFinite(x)) return c.json({ error: 'since must be a number of seconds' }, 400)
+    return c.json(simulation.state(x))
+  })
   app.post('/probe/pause', (c) => {
     simulation.pause()
     return c.json(simulation.state())
   })
 
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serveNode({ fetch: app.fetch, port: options.port, hostname: options.host }, () => {
-      resolve(s)
+  let server: ServerType
+  try {
+    server = await new Promise<ServerType>((resolve, reject) => {
+      const s = serveNode({ fetch: app.fetch, port: options.port, hostname: options.host }, () => {
+        s.off('error', reject)
+        resolve(s)
+      })
+      s.once('error', reject)
     })
-  })
+  } catch (error) {
+    await simulation.dispose()
+    throw listenError(error as NodeJS.ErrnoException, options.host, options.port)
+  }
+  simulation.start()
   const port = (server.address() as AddressInfo).port
   const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${String(port)}`
   const pace = options.tickMs === 0 ? 'ticking at full speed' : `a tick every ${String(options.tickMs)} ms`
-  log(`auris-probe: serving ${url}/metrics/exp (health: ${url}/metrics/exp/health), ${String(options.windows)} window(s), ${pace}`)
+  log(`auris-probe: serving ${url}/metrics/exp (health: ${url}/metrics/exp/health, live page: ${url}/), ${String(options.windows)} window(s), ${pace}`)
+  if (options.scenario === 'cycle') {
+    log(
+      `auris-probe: scenario: healthy ${String(CYCLE.healthyTicks)} ticks, degrading ${String(CYCLE.degradingTicks)}, recovering ${String(CYCLE.recoveringTicks)}, repeated` +
+        (options.tickMs === 10 ? ' (1 min, 4 min, 3 min)' : ''),
+    )
+  }
 
   let closing: Promise<void> | null = null
   return {

@@ -9,6 +9,7 @@ import {
   chatteringDesire,
   checkHysteresis,
   checkScenario,
+  cyclePhase,
   degradationPlan,
   isReferenceScenario,
   probeEnv,
@@ -30,11 +31,20 @@ describe('reference scenario', () => {
     const checks = checkScenario(result, REFERENCE_SCENARIO, lines)
     expect(checks.map((c) => [c.name, c.ok])).toEqual([
       ['EMA in [0, 1]', true],
-      ['exactly 3 degradation events', true],
+      ['degradation events counted as injected', true],
       ['recommended mode matches the EMA', true],
-      ['EMA gauge present', true],
-      ['atlas_degradation_count_total{window_id="global"} 3', true],
-      ['final state equals the reference (EMA 0.3040291910375369, 13 stable ticks, 3 events, FAB0)', true],
+      ['EMA gauge exported', true],
+      ['degradation counter exported as injected', true],
+      ['final state equals the Python reference implementation on this scenario', true],
+    ])
+    // Each line says a thing once: the claim, then what was seen.
+    expect(checks.map((c) => c.detail)).toEqual([
+      '0.3040291910375369',
+      '3 injected, 3 counted',
+      'FAB0 for EMA 0.304',
+      'atlas_stability_score_ema{window_id="global"} 0.3040291910375369',
+      'atlas_degradation_count_total{window_id="global"} 3, 3 injected',
+      'EMA 0.3040291910375369, 13 stable ticks, 3 events, FAB0',
     ])
   })
 
@@ -46,7 +56,18 @@ describe('reference scenario', () => {
   it('names the failing check when the tracker disagrees with the snapshot', () => {
     const result = runScenario()
     const checks = checkScenario({ ...result, injected: 2 }, REFERENCE_SCENARIO, ['atlas_degradation_count_total{window_id="global"} 3'])
-    expect(checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['exactly 2 degradation events', 'EMA gauge present', 'atlas_degradation_count_total{window_id="global"} 2'])
+    expect(checks.filter((c) => !c.ok).map((c) => [c.name, c.detail])).toEqual([
+      ['degradation events counted as injected', '2 injected, 3 counted'],
+      ['EMA gauge exported', 'missing'],
+      ['degradation counter exported as injected', 'atlas_degradation_count_total{window_id="global"} 3, 2 injected'],
+    ])
+    expect(checkScenario(result, REFERENCE_SCENARIO, []).find((c) => c.name.startsWith('degradation counter'))?.detail).toBe('missing')
+    const off = checkScenario({ ...result, final: { ...result.final, stableTicks: 12 } }, REFERENCE_SCENARIO, null).at(-1)
+    expect(off).toEqual({
+      name: 'final state equals the Python reference implementation on this scenario',
+      ok: false,
+      detail: 'EMA 0.3040291910375369, 12 stable ticks, 3 events, FAB0; expected EMA 0.3040291910375369, 13 stable ticks, 3 events, FAB0',
+    })
     expect(checkScenario(result, { ...REFERENCE_SCENARIO, ticks: 99 }, null).map((c) => c.name)).not.toContain(expect.stringMatching(/reference/))
   })
 
@@ -89,11 +110,34 @@ describe('anti-chatter probe', () => {
     expect(result.reduction).toBeCloseTo(50 / 51, 10)
     const lines = sampleLines(await exporter.metrics())
     expect(checkHysteresis(result, lines).every((c) => c.ok)).toBe(true)
-    expect(checkHysteresis({ ...result, reduction: 0.2 }, []).filter((c) => !c.ok).map((c) => c.name)).toEqual(['switch reduction >= 50 %', 'anti-chatter series present'])
+    expect(checkHysteresis({ ...result, reduction: 0.2 }, []).filter((c) => !c.ok).map((c) => c.name)).toEqual(['switch reduction >= 50 %', 'anti-chatter series exported'])
+    expect(checkHysteresis(result, lines).at(-1)?.detail).toBe('8 of 8')
+    expect(checkHysteresis(result, lines.filter((l) => !l.startsWith('atlas_hyst_dwell_ticks'))).at(-1)?.detail).toBe('7 of 8; missing atlas_hyst_dwell_ticks')
   })
 })
 
 describe('pieces', () => {
+  it('tells the default serve story in phases', () => {
+    expect([1, 6000, 6001, 30_000, 30_001, 48_000, 48_001, 54_001].map(cyclePhase)).toEqual([
+      'healthy',
+      'healthy',
+      'degrading',
+      'degrading',
+      'recovering',
+      'recovering',
+      'healthy',
+      'degrading',
+    ])
+  })
+
+  it('records every tick of the global window for the report', () => {
+    const result = runScenario()
+    expect(result.series).toHaveLength(100)
+    expect(result.series.reduce((n, p) => n + p.events, 0)).toBe(3)
+    expect(result.series[19]).toMatchObject({ x: 20, score: 0, events: 1, cooldownRemaining: 2 })
+    expect(result.series.at(-1)).toMatchObject({ x: 100, ema: 0.3040291910375369, recommended: 0 })
+  })
+
   it('steps the mode down on each degradation and recovers the score', () => {
     const core = new SimulatedFabCore(REFERENCE_SCENARIO)
     core.step(true)
@@ -126,9 +170,11 @@ describe('pieces', () => {
 describe('formatting', () => {
   it('prints the table header and one line per row', () => {
     const lines = formatTable(runScenario().rows).split('\n')
-    expect(lines[0]?.replace(/\s+/g, ' ').trim()).toBe('TICK | MODE | SCORE | EMA | STABLE | DEGRAD | RECOMMENDED')
+    expect(lines[0]?.replace(/\s+/g, ' ').trim()).toBe('TICK | MODE | SAMPLE | SCORE | EMA | STABLE | DEGRAD | RECOMMENDED')
     expect(lines).toHaveLength(12)
-    expect(lines[3]).toMatch(/^ +20 \| +FAB1 \| +0\.400 \| +0\.586 \|/)
+    // SAMPLE is the core's sample (0.4 on a degradation); SCORE the stability score (0 in the cool-down).
+    expect(lines[3]).toMatch(/^ +20 \| +FAB1 \| +0\.400 \| +0\.000 \| +0\.586 \|/)
+    expect(lines[2]).toMatch(/^ +10 \| +FAB2 \| +0\.900 \| +0\.333 \| +0\.678 \| +10 \|/)
   })
 
   it('prints metrics, checks and the anti-chatter summary', () => {
@@ -145,7 +191,7 @@ describe('cli', () => {
 
   it('prints the table, the snapshot and the checks, and exits 0', () => {
     const out = execFileSync(process.execPath, [cli], { encoding: 'utf8' })
-    expect(out).toMatch(/TICK \| {2}MODE \| {2}SCORE/)
+    expect(out).toMatch(/TICK \| {2}MODE \| SAMPLE \| {2}SCORE/)
     expect(out).toMatch(/^atlas_degradation_count_total\{window_id="global"\} 3$/m)
     expect(out).not.toMatch(/^# /m)
     expect(out).toMatch(/All checks passed/)
