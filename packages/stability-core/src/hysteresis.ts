@@ -391,7 +391,7 @@ export class Hysteresis {
     const pin = this.pinState
     if (own !== before) {
       if (pin === null) this.emit('effective', before, own, reason, null, ema, score, tick, result === OSCILLATED)
-      else this.emit('held', pin.mode, own, reason, 'pinned', ema, score, tick, false)
+      else if (own !== pin.mode) this.emit('held', pin.mode, own, reason, 'pinned', ema, score, tick, false)
     }
     // A pin past its time ends here, after the step it covered.
     if (pin !== null) this.expirePin(this.clock())

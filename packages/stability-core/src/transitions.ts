@@ -25,7 +25,8 @@ export type TransitionReason = 'ema-threshold' | 'cooldown' | 'desired' | 'force
  * - `rate-limit`: it has, but fewer than `rateLimitTicks` passed since the previous switch;
  * - `oscillation`: as `rate-limit`, and the switch would come within
  *   `oscWindow` ticks of the previous one (it would count as an oscillation);
- * - `pinned`: the filter's own mode changed while a pin holds the effective mode.
+ * - `pinned`: the filter switched its own mode, to one other than the pinned
+ *   mode, while a pin holds the effective mode.
  */
 export type HoldReason = 'dwell' | 'rate-limit' | 'oscillation' | 'pinned'
 
