@@ -110,9 +110,9 @@ describe('configure on a live tracker or filter', () => {
 
   it('tracker: a bad change throws a RangeError naming field, value and range, and changes nothing', () => {
     const tracker = new StabilityTracker()
-    expect(() => tracker.configure({ emaDecay: 1 })).toThrow(new RangeError('StabilityTracker: option "emaDecay" must be a number in [0, 1); got 1'))
-    expect(() => tracker.configure({ minStableTicks: 10, degradationThreshold: 0 })).toThrow(/"degradationThreshold" must be a number in \(0, 1\]; got 0/)
-    expect(() => tracker.configure({ clock: () => 0 } as never)).toThrow(new RangeError('StabilityTracker.configure: unknown option "clock"; known options: minStableTicks, emaDecay, cooldownBase, cooldownMaxTicks, degradationThreshold'))
+    expect(() => { tracker.configure({ emaDecay: 1 }); }).toThrow(new RangeError('StabilityTracker: option "emaDecay" must be a number in [0, 1); got 1'))
+    expect(() => { tracker.configure({ minStableTicks: 10, degradationThreshold: 0 }); }).toThrow(/"degradationThreshold" must be a number in \(0, 1\]; got 0/)
+    expect(() => { tracker.configure({ clock: () => 0 } as never); }).toThrow(new RangeError('StabilityTracker.configure: unknown option "clock"; known options: minStableTicks, emaDecay, cooldownBase, cooldownMaxTicks, degradationThreshold'))
     expect(tracker.config.minStableTicks).toBe(100)
   })
 
@@ -128,8 +128,8 @@ describe('configure on a live tracker or filter', () => {
 
   it('filter: rateWindowMs and initialMode are fixed; bad values throw and change nothing', () => {
     const filter = new Hysteresis()
-    expect(() => filter.configure({ rateWindowMs: 5 } as never)).toThrow(/Hysteresis.configure: unknown option "rateWindowMs"/)
-    expect(() => filter.configure({ rateLimitTicks: -3 })).toThrow(new RangeError('Hysteresis: option "rateLimitTicks" must be an integer in [0, 1000000000000]; got -3'))
+    expect(() => { filter.configure({ rateWindowMs: 5 } as never); }).toThrow(/Hysteresis.configure: unknown option "rateWindowMs"/)
+    expect(() => { filter.configure({ rateLimitTicks: -3 }); }).toThrow(new RangeError('Hysteresis: option "rateLimitTicks" must be an integer in [0, 1000000000000]; got -3'))
     expect(filter.config.rateLimitTicks).toBe(1000)
   })
 })
@@ -200,15 +200,15 @@ describe('StabilityWindows: defaults, overrides, configure', () => {
   it('configure validates everything first: a RangeError names field, value and range, and nothing changes', () => {
     const windows = new StabilityWindows({ hysteresis: { rateLimitTicks: 10 } })
     windows.tick('a', 0.9)
-    expect(() => windows.configure({ hysteresis: { rateLimitTicks: 10, dwellTicks: -1 } }, 'a')).toThrow(
+    expect(() => { windows.configure({ hysteresis: { rateLimitTicks: 10, dwellTicks: -1 } }, 'a'); }).toThrow(
       new RangeError('Hysteresis: option "dwellTicks" must be an integer in [0, 1000000000000]; got -1'),
     )
-    expect(() => windows.configure({ tracker: { nope: 1 } as never })).toThrow(/StabilityWindows.configure: unknown option "nope"/)
-    expect(() => windows.configure({ tracker: {} }, '')).toThrow(/option "match" must be a window id or a pattern/)
+    expect(() => { windows.configure({ tracker: { nope: 1 } as never }); }).toThrow(/StabilityWindows.configure: unknown option "nope"/)
+    expect(() => { windows.configure({ tracker: {} }, ''); }).toThrow(/option "match" must be a window id or a pattern/)
     expect(windows.overrides).toEqual([])
     expect(windows.get('a')?.hysteresis?.config.rateLimitTicks).toBe(10)
     const bare = new StabilityWindows({ hysteresis: false })
-    expect(() => bare.configure({ hysteresis: { dwellTicks: 1 } })).toThrow(/option "hysteresis" must be absent: the registry has no filters/)
+    expect(() => { bare.configure({ hysteresis: { dwellTicks: 1 } }); }).toThrow(/option "hysteresis" must be absent: the registry has no filters/)
   })
 
   it('merges repeated configure calls for one pattern, and removeOverride goes back to the defaults', () => {
@@ -262,6 +262,6 @@ describe('StabilityWindows: defaults, overrides, configure', () => {
   it('refuses to change rateWindowMs of live windows through defaults', () => {
     const windows = new StabilityWindows()
     windows.tick('a', 0.9)
-    expect(() => windows.configure({ hysteresis: { rateWindowMs: 1 } as never })).toThrow(RangeError)
+    expect(() => { windows.configure({ hysteresis: { rateWindowMs: 1 } as never }); }).toThrow(RangeError)
   })
 })

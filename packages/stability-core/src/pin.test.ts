@@ -52,10 +52,10 @@ describe('Hysteresis.pin', () => {
 
   it('rejects a bad mode or duration with a RangeError naming field, value and range', () => {
     const filter = new Hysteresis()
-    expect(() => filter.pin('FAB3' as never)).toThrow(new RangeError('Hysteresis.pin: option "mode" must be one of "FAB0", "FAB1", "FAB2"; got "FAB3" (string)'))
-    expect(() => filter.pin('FAB1', { forMs: 0 })).toThrow(new RangeError('Hysteresis.pin: option "forMs" must be a number in (0, 1000000000000]; got 0'))
-    expect(() => filter.pin('FAB1', { forMs: Number.NaN })).toThrow(RangeError)
-    expect(() => filter.pin('FAB1', { for: 5 } as never)).toThrow(/unknown option "for"/)
+    expect(() => { filter.pin('FAB3' as never); }).toThrow(new RangeError('Hysteresis.pin: option "mode" must be one of "FAB0", "FAB1", "FAB2"; got "FAB3" (string)'))
+    expect(() => { filter.pin('FAB1', { forMs: 0 }); }).toThrow(new RangeError('Hysteresis.pin: option "forMs" must be a number in (0, 1000000000000]; got 0'))
+    expect(() => { filter.pin('FAB1', { forMs: Number.NaN }); }).toThrow(RangeError)
+    expect(() => { filter.pin('FAB1', { for: 5 } as never); }).toThrow(/unknown option "for"/)
     expect(filter.pinned).toBeNull()
   })
 
