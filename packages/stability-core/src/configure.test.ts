@@ -259,9 +259,14 @@ describe('StabilityWindows: defaults, overrides, configure', () => {
     expect(() => StabilityWindows.fromJSON(contradicted)).toThrow(/windows\[0\]\.tracker\.config.*differs from the registry tracker config and its overrides/)
   })
 
-  it('refuses to change rateWindowMs of live windows through defaults', () => {
+  it('keeps rateWindowMs and initialMode fixed at run time', () => {
     const windows = new StabilityWindows()
     windows.tick('a', 0.9)
-    expect(() => { windows.configure({ hysteresis: { rateWindowMs: 1 } as never }); }).toThrow(RangeError)
+    expect(() => {
+      windows.configure({ hysteresis: { rateWindowMs: 1 } as never })
+    }).toThrow(/StabilityWindows.configure: unknown option "rateWindowMs"/)
+    expect(() => {
+      windows.configure({ hysteresis: { initialMode: 'FAB0' } as never }, 'b')
+    }).toThrow(/StabilityWindows.configure: unknown option "initialMode"/)
   })
 })

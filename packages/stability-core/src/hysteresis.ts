@@ -250,8 +250,8 @@ export function hysteresisParams(config: HysteresisConfig): HysteresisParams {
  * @throws {RangeError} naming the field, the value and the allowed range.
  * @internal
  */
-export function changeHysteresisConfig(current: HysteresisConfig, change: unknown, owner = OWNER): HysteresisConfig {
-  const o = checkOptionKeys(`${owner}.configure`, change, CHANGE_KEYS)
+export function changeHysteresisConfig(current: HysteresisConfig, change: unknown, owner = `${OWNER}.configure`): HysteresisConfig {
+  const o = checkOptionKeys(owner, change, CHANGE_KEYS)
   return Object.freeze(resolveHysteresisConfig({ ...current, ...o }))
 }
 

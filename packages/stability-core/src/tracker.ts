@@ -140,8 +140,8 @@ export type StabilityTrackerChange = Partial<StabilityTrackerConfig>
  * @throws {RangeError} naming the field, the value and the allowed range.
  * @internal
  */
-export function changeTrackerConfig(current: StabilityTrackerConfig, change: unknown, owner = OWNER): StabilityTrackerConfig {
-  const o = checkOptionKeys(`${owner}.configure`, change, CONFIG_KEYS)
+export function changeTrackerConfig(current: StabilityTrackerConfig, change: unknown, owner = `${OWNER}.configure`): StabilityTrackerConfig {
+  const o = checkOptionKeys(owner, change, CONFIG_KEYS)
   return Object.freeze(resolveTrackerConfig({ ...current, ...o }))
 }
 

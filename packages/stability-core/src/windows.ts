@@ -409,7 +409,7 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
 
   /** The overrides in force, in the order they apply (copies). */
   get overrides(): WindowOverride[] {
-    return this.rules.map((rule) => structuredCopy(rule.override))
+    return this.rules.map((rule) => copyOverride(rule.override))
   }
 
   /** The config window `id` runs with (or would, once created): the defaults with every matching override applied. */
@@ -443,8 +443,8 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
     let rules = this.rules
     if (match === undefined) {
       base = {
-        tracker: c.tracker === undefined ? base.tracker : changeTrackerConfig(base.tracker, c.tracker, OWNER),
-        hysteresis: base.hysteresis === false || c.hysteresis === undefined ? base.hysteresis : changeHysteresisConfig(base.hysteresis, c.hysteresis, OWNER),
+        tracker: c.tracker === undefined ? base.tracker : changeTrackerConfig(base.tracker, c.tracker, owner),
+        hysteresis: base.hysteresis === false || c.hysteresis === undefined ? base.hysteresis : changeHysteresisConfig(base.hysteresis, c.hysteresis, owner),
       }
     } else {
       const i = this.rules.findIndex((rule) => rule.override.match === match)
@@ -469,15 +469,10 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
     return true
   }
 
-  /** Resolves every live window under `base` and `rules` (may throw), then switches them all. */
+  /** Resolves every live window under `base` and `rules`, then switches them all. */
   private apply(base: WindowConfig, rules: readonly Rule[]): void {
+    // Every change was validated on its own and no constraint spans fields, so this cannot throw half-way.
     const plans = this.live.map((slot) => ({ slot, config: this.resolve(slot.id, base, rules) }))
-    for (const { slot, config } of plans) {
-      const filter = slot.hysteresis
-      if (filter !== null && config.hysteresis !== false && config.hysteresis.rateWindowMs !== filter.config.rateWindowMs) {
-        throw rangeError(`${OWNER}.configure`, 'rateWindowMs', config.hysteresis.rateWindowMs, `${String(filter.config.rateWindowMs)} for live window "${slot.id}" (fixed at its creation)`)
-      }
-    }
     const params = new ParamsCache()
     this.trackers = { ...this.trackers, config: base.tracker, params: params.tracker(base.tracker) }
     if (this.filters !== null && base.hysteresis !== false) this.filters = { ...this.filters, config: base.hysteresis, params: params.filter(base.hysteresis) }
@@ -819,7 +814,7 @@ class ParamsCache {
   }
 }
 
-function structuredCopy(override: WindowOverride): WindowOverride {
+function copyOverride(override: WindowOverride): WindowOverride {
   return {
     match: override.match,
     ...(override.tracker === undefined ? {} : { tracker: { ...override.tracker } }),
