@@ -387,6 +387,8 @@ export class Hysteresis {
     const s = this.s
     const o = this.o
     const own = s[o] as number
+    // The common tick: no switch, nothing desired elsewhere, no hold announced, no pin.
+    if (own === before && s[o + 1] === own && this.heldKey === -1 && this.pinState === null) return
     const tick = s[o + 4] as number
     const pin = this.pinState
     if (own !== before) {
