@@ -54,6 +54,26 @@ describe('per-direction dwell', () => {
     )
   })
 
+  it('announces exactly the switches of the model, each once (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 8 }), modes, (up, down, rateLimit, desired) => {
+        const filter = new Hysteresis({ upgradeDwellTicks: up, downgradeDwellTicks: down, rateLimitTicks: rateLimit, clock: () => 0 })
+        const got: string[] = []
+        filter.onTransition((e) => {
+          if (e.kind === 'effective') got.push(`${String(e.tick)} ${e.from}->${e.to}`)
+        })
+        for (const [tick, mode] of desired.entries()) filter.update(mode, tick)
+        const want: string[] = []
+        let previous: FabMode = 'FAB2'
+        for (const [tick, mode] of modelFilter({ up, down, rateLimit }, desired).entries()) {
+          if (mode !== previous) want.push(`${String(tick)} ${previous}->${mode}`)
+          previous = mode
+        }
+        expect(got).toEqual(want)
+      }),
+    )
+  })
+
   it('downgrades fast and upgrades slow, as HPA stabilization windows', () => {
     const filter = new Hysteresis({ downgradeDwellTicks: 1, upgradeDwellTicks: 5, rateLimitTicks: 0, clock: () => 0 })
     expect(filter.update('FAB0', 1)).toBe('FAB0')

@@ -516,7 +516,12 @@ export class Hysteresis {
     return { mode: modeName(pin.mode), untilMs: forever ? null : pin.until, remainingMs: forever ? null : Math.max(0, pin.until - t) }
   }
 
-  private expirePin(now: number): void {
+  /**
+   * Ends the pin if its time has come (`now` from the filter's clock).
+   *
+   * @internal
+   */
+  expirePin(now: number): void {
     const pin = this.pinState
     if (pin !== null && now >= pin.until) this.endPin(pin)
   }

@@ -83,6 +83,21 @@ describe('StabilityWindows.pin', () => {
     expect(seen).toEqual(['stream FAB2->FAB0 forced', 'stream FAB0->FAB2 restored'])
   })
 
+  it("ends an idle window's pin at the next sweep (an exporter's scrape), without a tick", () => {
+    let now = 0
+    const windows = new StabilityWindows({ clock: () => now, idleTtlMs: Infinity })
+    windows.tick('idle', 0.9)
+    const seen: string[] = []
+    windows.onTransition((e) => seen.push(`${e.from}->${e.to} ${e.reason}`))
+    windows.pin('idle', 'FAB1', { forMs: 500 })
+    now = 499
+    windows.sweep()
+    now = 500
+    expect(seen).toEqual(['FAB2->FAB1 forced'])
+    windows.sweep()
+    expect(seen).toEqual(['FAB2->FAB1 forced', 'FAB1->FAB2 restored'])
+  })
+
   it('returns false for an unknown window, throws without filters', () => {
     const windows = new StabilityWindows({ clock: () => 0 })
     expect(windows.pin('nope', 'FAB1')).toBe(false)

@@ -586,11 +586,13 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
    * never reads the clock: a window is evicted between `idleTtlMs` and
    * `idleTtlMs` plus the gap between two sweeps after its last sample,
    * never earlier. Sweeps run when the caller asks (an exporter at scrape
-   * time) and when a new id meets a full registry. Returns the number of
-   * windows evicted.
+   * time) and when a new id meets a full registry. Pins past their time
+   * end at a sweep too. Returns the number of windows evicted.
    */
   sweep(now: number = this.clock()): number {
     this.lastSweep = now
+    // Pins past their time end here too, so an idle window's pin ends at the next scrape.
+    if (this.watched > 0) for (const slot of this.live) slot.hysteresis?.expirePin(now)
     if (this.idleTtlMs === Infinity) return 0
     let evicted = 0
     for (let i = this.live.length - 1; i >= 0; i--) {
