@@ -268,7 +268,7 @@ interface Pin {
   readonly until: number
 }
 
-/** Bits of the last announced hold: reason * 4 + target mode; -1 when none is pending. */
+/** Hold reasons by code, as the observed path computes them. */
 const HOLD_REASONS: readonly HoldReason[] = ['dwell', 'rate-limit', 'oscillation', 'pinned']
 
 /**
@@ -311,6 +311,7 @@ export class Hysteresis {
   private observed = false
   private emitter: Emitter | null = null
   private pinState: Pin | null = null
+  /** The last hold announced, as reason code * 4 + held mode; -1 when none is pending. */
   private heldKey = -1
   private host: FilterHost | null = null
 
