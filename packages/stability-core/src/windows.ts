@@ -137,16 +137,14 @@ export interface StabilityWindowsSnapshot {
   readonly overrides?: readonly WindowOverride[]
 }
 
-/** Registry-wide switch to the observed tick path, shared with every window handle. */
-interface Flags {
-  slow: boolean
-}
 
 class Slot implements StabilityWindow {
   /** Samples seen (valid + invalid) at the last sweep: activity is read off the counters, not written per tick. */
   seen = 0
   /** Cleared when the window leaves its registry: its block may then belong to another window. */
   alive = true
+  /** The registry has listeners, pins or overrides: take the observed path. A field of its own, so the fast path loads nothing more. */
+  slow = false
 
   constructor(
     readonly id: string,
@@ -165,12 +163,11 @@ class Slot implements StabilityWindow {
     /** The tracker's event window and clock: `tracker.recordEvent()` without going through the tracker. */
     private readonly events: EventWindow,
     private readonly clock: Clock,
-    private readonly flags: Flags,
   ) {}
 
   tick(score: number, degraded = false): boolean {
     if (!this.alive) return false
-    if (typeof score !== 'number' || !(score >= 0 && score <= 1) || typeof degraded !== 'boolean' || this.flags.slow) {
+    if (typeof score !== 'number' || !(score >= 0 && score <= 1) || typeof degraded !== 'boolean' || this.slow) {
       return this.tickSlow(score, degraded)
     }
     const result = stepWindow(this.state, this.offset, this.tp, this.hp, score, degraded)
@@ -291,7 +288,8 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
   /** @internal */
   private hp: HysteresisParams | null
   private rules: readonly Rule[] = []
-  private readonly flags: Flags = { slow: false }
+  /** Listeners, pins or overrides: ticks take the observed path. */
+  private slow = false
   /** Trackers and filters of live windows with a listener or a pin. */
   private watched = 0
   private readonly emitter: Emitter
@@ -342,7 +340,10 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
   }
 
   private refresh(): void {
-    this.flags.slow = this.emitter.active || this.watched > 0 || this.rules.length > 0
+    const slow = this.emitter.active || this.watched > 0 || this.rules.length > 0
+    if (slow === this.slow) return
+    this.slow = slow
+    for (const slot of this.live) slot.slow = slow
   }
 
   private watch(delta: number): void {
@@ -558,7 +559,7 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
   tick(id: string, score: number, degraded = false): boolean {
     const k = this.byId.get(id) ?? this.create(id)
     if (k < 0) return false
-    if (typeof score !== 'number' || !(score >= 0 && score <= 1) || typeof degraded !== 'boolean' || this.flags.slow) {
+    if (typeof score !== 'number' || !(score >= 0 && score <= 1) || typeof degraded !== 'boolean' || this.slow) {
       return (this.byIndex[k] as Slot).tickSlow(score, degraded)
     }
     // The same step as Slot.tick, written out so the id path skips the slot; 64 blocks of 16 doubles per chunk.
@@ -771,8 +772,8 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
       filters?.params ?? null,
       tracker.eventWindow,
       this.trackers.clock,
-      this.flags,
     )
+    slot.slow = this.slow
     this.live.push(slot)
     this.byIndex[k] = slot
     this.byId.set(id, k)
