@@ -102,6 +102,18 @@ export const CASES = {
       }
     }
   },
+  'registry-tick-override': (m) => {
+    // One override matching no window: every tick still takes the observed path.
+    const windows = new m.StabilityWindows({ overrides: [{ match: 'gpu-*', hysteresis: { downgradeDwellTicks: 1 } }] })
+    for (const id of ids) windows.acquire(id)
+    return () => {
+      for (let i = 0; i < TICKS; i++) {
+        const n = cursor++
+        const k = windowOf[n & 0xffff]
+        windows.tick(ids[k], scores[perWindow[k]++ & (SCORES - 1)], (n & 1023) === 1023)
+      }
+    }
+  },
   'registry-handle-tick': (m) => {
     const windows = new m.StabilityWindows()
     const handles = ids.map((id) => windows.acquire(id))

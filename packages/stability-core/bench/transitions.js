@@ -73,6 +73,7 @@ for (let r = 0; r < rounds; r++) {
     if (base !== undefined) add(`${name}@base`, measure(name, base).p50Ns)
     const listened = observed[name]
     if (listened !== undefined) add(listened, measure(listened, current).p50Ns)
+    if (name === 'registry-tick') add('registry-tick-override', measure('registry-tick-override', current).p50Ns)
     process.stderr.write(`  round ${String(r + 1)}: ${name} done\n`)
   }
 }
@@ -90,5 +91,8 @@ const lines = [
     const listened = observed[name] === undefined ? Number.NaN : ns(observed[name])
     return `| \`${name}\` | ${cell(before)} | ${cell(now)} | ${cell(now / before)} | ${cell(listened)} | ${cell(listened / now)} |`
   }),
+  '',
+  `Registry tick with one override and no listener (the observed path): ${cell(ns('registry-tick-override'))} ns, ` +
+    `${cell(ns('registry-tick-override') / ns('registry-tick'))} × the registry tick without.`,
 ]
 console.log(lines.join('\n'))
