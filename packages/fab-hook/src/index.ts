@@ -18,3 +18,4 @@ export {
   type MaybeTickOptions,
 } from './hook.js'
 export { attachHysteresis, maybeHyst, type AttachHysteresisOptions, type MaybeHystOptions } from './hysteresis-hook.js'
+export { steer, type SteerDecision, type SteerOptions, type Steering } from './steer.js'

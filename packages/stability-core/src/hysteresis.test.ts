@@ -6,7 +6,16 @@ import { SnapshotError } from './snapshot-error.js'
 describe('Hysteresis defaults', () => {
   it("uses the reference's defaults and a 60 s rate window", () => {
     const filter = new Hysteresis()
-    expect(filter.config).toEqual({ dwellTicks: 50, rateLimitTicks: 1000, oscWindow: 300, maxHistory: 5000, rateWindowMs: 60_000, initialMode: 'FAB2' })
+    expect(filter.config).toEqual({
+      dwellTicks: 50,
+      upgradeDwellTicks: null,
+      downgradeDwellTicks: null,
+      rateLimitTicks: 1000,
+      oscWindow: 300,
+      maxHistory: 5000,
+      rateWindowMs: 60_000,
+      initialMode: 'FAB2',
+    })
     expect(filter.config).toEqual(HYSTERESIS_DEFAULTS)
   })
 
@@ -22,6 +31,8 @@ describe('Hysteresis defaults', () => {
       switchRatePerSec: 0,
       oscillationRatePerSec: 0,
       invalidUpdates: 0,
+      filteredMode: 'FAB2',
+      pinned: null,
     })
   })
 

@@ -21,12 +21,25 @@ import {
   lastTickOf,
   type HysteresisParams,
 } from './state.js'
+import { Emitter, transition, type HoldReason, type TransitionListener, type TransitionReason } from './transitions.js'
 import { booleanOption, checkOptionKeys, describeValue, functionOption, numberOption, rangeError, restoreOptions } from './validate.js'
 
 /** Options of {@link Hysteresis}. Every field is validated at construction. */
 export interface HysteresisOptions {
   /** Consecutive updates the desired mode must differ from the effective one before a switch. Integer in [0, 1e12]. Default 50. */
   dwellTicks?: number
+  /**
+   * Dwell before a switch to a more precise mode (`FAB0` → `FAB1`, `FAB1` →
+   * `FAB2`, ...), replacing `dwellTicks` in that direction: "upgrade slow".
+   * Integer in [0, 1e12], or `null` (the default) for `dwellTicks`.
+   */
+  upgradeDwellTicks?: number | null
+  /**
+   * Dwell before a switch to a safer mode, replacing `dwellTicks` in that
+   * direction: "downgrade fast". Integer in [0, 1e12], or `null` (the
+   * default) for `dwellTicks`.
+   */
+  downgradeDwellTicks?: number | null
   /** Ticks that must pass between two switches (the first switch is free). Integer in [0, 1e12]. Default 1000. */
   rateLimitTicks?: number
   /** A switch within this many ticks of the previous one counts as an oscillation. Integer in [0, 1e12]. Default 300. */
@@ -52,6 +65,10 @@ export interface HysteresisOptions {
 /** The validated, JSON-safe configuration of a filter (no clock). */
 export interface HysteresisConfig {
   readonly dwellTicks: number
+  /** `null`: `dwellTicks`. */
+  readonly upgradeDwellTicks: number | null
+  /** `null`: `dwellTicks`. */
+  readonly downgradeDwellTicks: number | null
   readonly rateLimitTicks: number
   readonly oscWindow: number
   readonly maxHistory: number
@@ -62,6 +79,8 @@ export interface HysteresisConfig {
 /** The reference implementation's defaults, plus a 60 s rate window. */
 export const HYSTERESIS_DEFAULTS: HysteresisConfig = Object.freeze({
   dwellTicks: 50,
+  upgradeDwellTicks: null,
+  downgradeDwellTicks: null,
   rateLimitTicks: 1000,
   oscWindow: 300,
   maxHistory: 5000,
@@ -91,7 +110,30 @@ export interface HysteresisMetrics {
   oscillationRatePerSec: number
   /** Updates ignored because the mode or the tick was invalid. */
   invalidUpdates: number
+  /** The mode the filter itself holds; differs from `effectiveMode` only while a pin forces another. */
+  filteredMode: FabMode
+  /** The pin in force, or `null`; see {@link Hysteresis.pin}. */
+  pinned: PinInfo | null
 }
+
+/** A pin in force, as {@link Hysteresis.pinned} reports it. */
+export interface PinInfo {
+  /** The forced mode. */
+  readonly mode: FabMode
+  /** Time of the clock at which the pin ends by itself; `null`: until lifted. */
+  readonly untilMs: number | null
+  /** Time left, in ms of the clock (never negative); `null`: until lifted. */
+  readonly remainingMs: number | null
+}
+
+/** Options of {@link Hysteresis.pin}. */
+export interface PinOptions {
+  /** How long the pin holds, in ms of the filter's clock; omitted: until `unpin()`. In (0, 1e12]. */
+  forMs?: number
+}
+
+/** The fields {@link Hysteresis.configure} changes on a live filter. */
+export type HysteresisChange = Partial<Pick<HysteresisConfig, 'dwellTicks' | 'upgradeDwellTicks' | 'downgradeDwellTicks' | 'rateLimitTicks' | 'oscWindow' | 'maxHistory'>>
 
 /** A versioned, JSON-safe snapshot of a filter. */
 export interface HysteresisSnapshot {
@@ -120,7 +162,10 @@ export interface HysteresisRestoreOptions {
 
 const OWNER = 'Hysteresis'
 export const HYSTERESIS_SNAPSHOT_FORMAT = 'auris.hysteresis'
-const CONFIG_KEYS = ['dwellTicks', 'rateLimitTicks', 'oscWindow', 'maxHistory', 'rateWindowMs', 'initialMode'] as const
+/** Keys every snapshot holds; the per-direction dwells came later and default to `null`. */
+const SNAPSHOT_KEYS = ['dwellTicks', 'rateLimitTicks', 'oscWindow', 'maxHistory', 'rateWindowMs', 'initialMode'] as const
+const CONFIG_KEYS = [...SNAPSHOT_KEYS, 'upgradeDwellTicks', 'downgradeDwellTicks'] as const
+const CHANGE_KEYS = ['dwellTicks', 'upgradeDwellTicks', 'downgradeDwellTicks', 'rateLimitTicks', 'oscWindow', 'maxHistory'] as const
 const OPTION_KEYS = [...CONFIG_KEYS, 'clock', 'strict'] as const
 const MAX_TICKS = 1e12
 const MAX_COUNT = Number.MAX_SAFE_INTEGER
@@ -134,8 +179,14 @@ export function resolveHysteresisConfig(options?: HysteresisOptions): Hysteresis
   const ticks = { min: 0, max: MAX_TICKS, integer: true }
   const initialMode = o.initialMode ?? d.initialMode
   if (!isFabMode(initialMode)) throw rangeError(OWNER, 'initialMode', initialMode, 'one of "FAB0", "FAB1", "FAB2"')
+  const directional = (field: 'upgradeDwellTicks' | 'downgradeDwellTicks'): number | null => {
+    const value = o[field]
+    return value === null || value === undefined ? null : numberOption(OWNER, field, value, 0, ticks)
+  }
   return {
     dwellTicks: numberOption(OWNER, 'dwellTicks', o.dwellTicks, d.dwellTicks, ticks),
+    upgradeDwellTicks: directional('upgradeDwellTicks'),
+    downgradeDwellTicks: directional('downgradeDwellTicks'),
     rateLimitTicks: numberOption(OWNER, 'rateLimitTicks', o.rateLimitTicks, d.rateLimitTicks, ticks),
     oscWindow: numberOption(OWNER, 'oscWindow', o.oscWindow, d.oscWindow, ticks),
     maxHistory: numberOption(OWNER, 'maxHistory', o.maxHistory, d.maxHistory, { min: 1, max: 1e6, integer: true }),
@@ -176,16 +227,49 @@ export function hysteresisSetup(options?: HysteresisOptions): HysteresisSetup {
   const config = Object.freeze(resolveHysteresisConfig(options))
   return {
     config,
-    params: {
-      dwellTicks: config.dwellTicks,
-      rateLimitTicks: config.rateLimitTicks,
-      oscWindow: config.oscWindow,
-      detectOscillations: config.maxHistory >= 2,
-    },
+    params: hysteresisParams(config),
     clock: functionOption<Clock>(OWNER, 'clock', options?.clock, monotonicClock),
     strict: booleanOption(OWNER, 'strict', options?.strict, false),
   }
 }
+
+/** Step constants of a config. @internal */
+export function hysteresisParams(config: HysteresisConfig): HysteresisParams {
+  return {
+    upgradeDwellTicks: config.upgradeDwellTicks ?? config.dwellTicks,
+    downgradeDwellTicks: config.downgradeDwellTicks ?? config.dwellTicks,
+    rateLimitTicks: config.rateLimitTicks,
+    oscWindow: config.oscWindow,
+    detectOscillations: config.maxHistory >= 2,
+  }
+}
+
+/**
+ * Validates a run-time change of a filter config and returns the new config.
+ *
+ * @throws {RangeError} naming the field, the value and the allowed range.
+ * @internal
+ */
+export function changeHysteresisConfig(current: HysteresisConfig, change: unknown, owner = `${OWNER}.configure`): HysteresisConfig {
+  const o = checkOptionKeys(owner, change, CHANGE_KEYS)
+  return Object.freeze(resolveHysteresisConfig({ ...current, ...o }))
+}
+
+/** Where a registry-bound filter reports to. @internal */
+export interface FilterHost {
+  readonly windowId: string | null
+  readonly parent: Emitter | null
+  /** Called with +1 when the filter starts needing the observed path (a listener, a pin) and -1 when it stops. */
+  watch(delta: number): void
+}
+
+interface Pin {
+  readonly mode: number
+  readonly until: number
+}
+
+/** Hold reasons by code, as the observed path computes them. */
+const HOLD_REASONS: readonly HoldReason[] = ['dwell', 'rate-limit', 'oscillation', 'pinned']
 
 /**
  * Anti-chatter filter: turns a desired ("recommended") mode into an
@@ -212,18 +296,24 @@ export class Hysteresis {
 
   /** Brand recognised by {@link isHysteresis} across copies of this package. */
   declare readonly [STABILITY_KIND]: 'hysteresis'
-  /** The validated configuration. */
-  readonly config: HysteresisConfig
   /** Whether invalid updates throw instead of being counted. */
   readonly strict: boolean
 
-  private readonly p: HysteresisParams
+  private cfg: HysteresisConfig
+  private p: HysteresisParams
   private readonly clock: Clock
   private readonly switchTimes: EventWindow
   private readonly oscTimes: EventWindow
   private s: Float64Array
   private o: number
   private invalid = 0
+  /** A listener or a pin: update() takes the observed path. */
+  private observed = false
+  private emitter: Emitter | null = null
+  private pinState: Pin | null = null
+  /** The last hold announced, as reason code * 4 + held mode; -1 when none is pending. */
+  private heldKey = -1
+  private host: FilterHost | null = null
 
   /**
    * @param options validated here; see {@link HysteresisOptions}.
@@ -238,7 +328,7 @@ export class Hysteresis {
   constructor(options: HysteresisOptions | undefined, binding: HysteresisBinding)
   constructor(options?: HysteresisOptions, binding?: HysteresisBinding) {
     const setup = binding?.setup ?? hysteresisSetup(options)
-    this.config = setup.config
+    this.cfg = setup.config
     this.strict = setup.strict
     this.p = setup.params
     this.clock = setup.clock
@@ -260,15 +350,244 @@ export class Hysteresis {
     const s = this.s
     const o = this.o
     const index = modeIndex(desired)
+    if (index < 0 || typeof tick !== 'number' || !(tick >= lastTickOf(s, o) && tick - tick === 0) || this.observed) {
+      return this.updateSlow(desired, tick)
+    }
+    // The step reads the tick from the filter's last-tick slot (4).
+    s[o + 4] = tick
+    const result = stepHysteresis(s, o, this.p, index)
+    if (result !== 0) this.recordSwitch(result === OSCILLATED)
+    return modeName(effectiveIndex(s, o))
+  }
+
+  /** The rare paths of `update`: an invalid update, or one that listeners or a pin watch. */
+  private updateSlow(desired: FabMode, tick: number): FabMode {
+    const s = this.s
+    const o = this.o
+    const index = modeIndex(desired)
     if (index < 0 || typeof tick !== 'number' || !(tick >= lastTickOf(s, o) && tick - tick === 0)) {
       this.rejectUpdate(desired, tick)
     } else {
-      // The step reads the tick from the filter's last-tick slot (4).
+      const before = s[o] as number
       s[o + 4] = tick
       const result = stepHysteresis(s, o, this.p, index)
       if (result !== 0) this.recordSwitch(result === OSCILLATED)
+      this.observe(before, result, null, null, 'desired')
     }
-    return modeName(effectiveIndex(s, o))
+    return this.effectiveMode
+  }
+
+  /**
+   * Announces what the step just did: a switch (or, under a pin, a switch
+   * held back), a change held back by dwell or rate limit, a pin that expired.
+   * `before` is the filter's own mode before the step.
+   *
+   * @internal
+   */
+  observe(before: number, result: number, ema: number | null, score: number | null, reason: TransitionReason): void {
+    const s = this.s
+    const o = this.o
+    const own = s[o] as number
+    // The common tick: no switch, nothing desired elsewhere, no hold announced, no pin.
+    if (own === before && s[o + 1] === own && this.heldKey === -1 && this.pinState === null) return
+    const tick = s[o + 4] as number
+    const pin = this.pinState
+    if (own !== before) {
+      if (pin === null) this.emit('effective', before, own, reason, null, ema, score, tick, result === OSCILLATED)
+      else if (own !== pin.mode) this.emit('held', pin.mode, own, reason, 'pinned', ema, score, tick, false)
+    }
+    // A pin past its time ends here, after the step it covered.
+    if (pin !== null) this.expirePin(this.clock())
+    const desired = s[o + 1] as number
+    if (this.pinState !== null || desired === own) {
+      this.heldKey = -1
+      return
+    }
+    const dwell = s[o + 2] as number
+    const p = this.p
+    let why = 0
+    if (dwell >= (desired > own ? p.upgradeDwellTicks : p.downgradeDwellTicks)) {
+      why = p.detectOscillations && tick - (s[o + 3] as number) <= p.oscWindow ? 2 : 1
+    }
+    const key = why * 4 + desired
+    if (key === this.heldKey) return
+    this.heldKey = key
+    this.emit('held', own, desired, reason, HOLD_REASONS[why] as HoldReason, ema, score, tick, false)
+  }
+
+  private emit(
+    kind: 'effective' | 'held',
+    from: number,
+    to: number,
+    reason: TransitionReason,
+    held: HoldReason | null,
+    ema: number | null,
+    score: number | null,
+    tick: number,
+    oscillation: boolean,
+  ): void {
+    const own = this.emitter
+    const parent = this.host?.parent ?? null
+    if (own?.active !== true && parent?.active !== true) return
+    const event = transition(kind, this.host?.windowId ?? null, modeName(from), modeName(to), reason, held, ema, score, tick, oscillation)
+    own?.emit(event)
+    parent?.emit(event)
+  }
+
+  /**
+   * Subscribes `listener` to this filter's transitions: every switch of the
+   * effective mode, every pin starting or ending, and every change held
+   * back (once per held mode and reason, not once per tick). Returns the
+   * function that unsubscribes. A listener that throws is isolated and
+   * counted in `listenerErrors`. Without listeners, `update()` takes the
+   * same path as before events existed.
+   *
+   * @example
+   * ```ts
+   * const filter = new Hysteresis({ dwellTicks: 2, rateLimitTicks: 0 })
+   * const off = filter.onTransition((e) => console.log(e.kind, e.from, e.to, e.reason, e.held))
+   * filter.update('FAB1', 1) // held FAB2 FAB1 desired dwell
+   * filter.update('FAB1', 2) // effective FAB2 FAB1 desired null
+   * off()
+   * ```
+   */
+  onTransition(listener: TransitionListener): () => void {
+    this.emitter ??= new Emitter(OWNER, () => {
+      this.refreshObserved()
+    })
+    return this.emitter.subscribe(listener)
+  }
+
+  /** Listener calls that threw, over the filter's life. */
+  get listenerErrors(): number {
+    return this.emitter?.errors ?? 0
+  }
+
+  /**
+   * Forces the effective mode to `mode` until `unpin()` or, with `forMs`,
+   * until that much time of the filter's clock has passed; the pin then
+   * ends by itself (noticed at the next update or read, which announces
+   * it). The filter keeps filtering underneath, so the mode it would have
+   * had is in force again as soon as the pin ends. A new pin replaces the
+   * one in force. Emits an `effective` event with reason `forced` (and one
+   * with `restored` when it ends), even when the mode stays the same.
+   *
+   * @throws {RangeError} when `mode` is not a FAB mode or `forMs` is not in (0, 1e12].
+   * @example
+   * ```ts
+   * let now = 0
+   * const filter = new Hysteresis({ clock: () => now })
+   * filter.pin('FAB0', { forMs: 5000 })
+   * filter.effectiveMode // 'FAB0'
+   * now = 5000
+   * filter.effectiveMode // 'FAB2': the pin ended by itself
+   * ```
+   */
+  pin(mode: FabMode, options?: PinOptions): void {
+    if (!isFabMode(mode)) throw rangeError(`${OWNER}.pin`, 'mode', mode, 'one of "FAB0", "FAB1", "FAB2"')
+    const o = checkOptionKeys(`${OWNER}.pin`, options, ['forMs'])
+    const forMs = numberOption(`${OWNER}.pin`, 'forMs', o.forMs, Infinity, { min: 0, max: 1e12, minExclusive: true })
+    const from = this.effectiveMode
+    const until = forMs === Infinity ? Infinity : this.clock() + forMs
+    this.pinState = { mode: MODE_TO_NUMERIC[mode], until }
+    this.refreshObserved()
+    this.emit('effective', MODE_TO_NUMERIC[from], MODE_TO_NUMERIC[mode], 'forced', null, null, null, this.lastTickOrZero(), false)
+  }
+
+  /** Lifts the pin in force; returns whether there was one. Emits an `effective` event with reason `restored`. */
+  unpin(): boolean {
+    const pin = this.pinState
+    if (pin === null) return false
+    this.endPin(pin)
+    return true
+  }
+
+  /** The pin in force, or `null` (a pin past its time has ended). */
+  get pinned(): PinInfo | null {
+    return this.pinInfo(undefined)
+  }
+
+  private pinInfo(now: number | undefined): PinInfo | null {
+    if (this.pinState === null) return null
+    const t = now ?? this.clock()
+    this.expirePin(t)
+    const pin = this.pinState as Pin | null
+    if (pin === null) return null
+    const forever = pin.until === Infinity
+    return { mode: modeName(pin.mode), untilMs: forever ? null : pin.until, remainingMs: forever ? null : Math.max(0, pin.until - t) }
+  }
+
+  /**
+   * Ends the pin if its time has come (`now` from the filter's clock).
+   *
+   * @internal
+   */
+  expirePin(now: number): void {
+    const pin = this.pinState
+    if (pin !== null && now >= pin.until) this.endPin(pin)
+  }
+
+  private endPin(pin: Pin): void {
+    this.pinState = null
+    this.heldKey = -1
+    this.refreshObserved()
+    this.emit('effective', pin.mode, this.s[this.o] as number, 'restored', null, null, null, this.lastTickOrZero(), false)
+  }
+
+  private lastTickOrZero(): number {
+    const last = this.s[this.o + 4] as number
+    return last === -Infinity ? 0 : last
+  }
+
+  private refreshObserved(): void {
+    const observed = this.pinState !== null || (this.emitter?.active ?? false)
+    if (observed === this.observed) return
+    this.observed = observed
+    this.host?.watch(observed ? 1 : -1)
+  }
+
+  /**
+   * Places the filter in a registry window: events carry the window id and
+   * reach the registry's listeners too.
+   *
+   * @internal
+   */
+  bind(host: FilterHost | null): void {
+    if (this.observed) this.host?.watch(-1)
+    this.host = host
+    if (this.observed) host?.watch(1)
+  }
+
+  /** The validated configuration (replaced by {@link Hysteresis.configure}). */
+  get config(): HysteresisConfig {
+    return this.cfg
+  }
+
+  /**
+   * Changes dwell (both directions), rate limit, oscillation window or
+   * history of the live filter, keeping its state: the effective mode, the
+   * dwell counter, the last switch and the counters carry on under the new
+   * values (a dwell counter already past a shorter dwell switches at the
+   * next differing update). `rateWindowMs` and `initialMode` are fixed at
+   * construction.
+   *
+   * @throws {RangeError} naming the field, the value and the allowed range; nothing changes then.
+   * @example
+   * ```ts
+   * const filter = new Hysteresis()
+   * filter.configure({ downgradeDwellTicks: 5, upgradeDwellTicks: 200 })
+   * filter.config.dwellTicks // 50 (still the default for neither direction)
+   * ```
+   */
+  configure(change: HysteresisChange): void {
+    this.reconfigure(changeHysteresisConfig(this.cfg, change))
+  }
+
+  /** @internal */
+  reconfigure(config: HysteresisConfig, params: HysteresisParams = hysteresisParams(config)): void {
+    this.cfg = config
+    this.p = params
+    this.heldKey = -1
   }
 
   /**
@@ -282,8 +601,12 @@ export class Hysteresis {
     if (oscillated) this.oscTimes.record(now)
   }
 
-  /** The mode in force. */
+  /** The mode in force: the pin's while one holds, else the filter's own. */
   get effectiveMode(): FabMode {
+    if (this.pinState !== null) {
+      const pin = this.pinInfo(undefined)
+      if (pin !== null) return pin.mode
+    }
     return modeName(effectiveIndex(this.s, this.o))
   }
 
@@ -301,10 +624,11 @@ export class Hysteresis {
     const switched = switches > 0
     const lastSwitch = s[o + H_LAST_SWITCH] as number
     // No switch yet means both rate windows are empty: skip the clock.
-    const t = switched ? (now ?? this.clock()) : 0
-    const seconds = this.config.rateWindowMs / 1000
+    const t = switched || this.pinState !== null ? (now ?? this.clock()) : 0
+    const pinned = this.pinInfo(t)
+    const seconds = this.cfg.rateWindowMs / 1000
     return {
-      effectiveMode: modeName(s[o + H_EFFECTIVE] as number),
+      effectiveMode: pinned?.mode ?? modeName(s[o + H_EFFECTIVE] as number),
       desiredMode: modeName(s[o + H_DESIRED] as number),
       dwellCounter: s[o + H_DWELL] as number,
       lastSwitchTick: switched ? lastSwitch : null,
@@ -314,6 +638,8 @@ export class Hysteresis {
       switchRatePerSec: switched ? this.switchTimes.count(t) / seconds : 0,
       oscillationRatePerSec: oscillations > 0 ? this.oscTimes.count(t) / seconds : 0,
       invalidUpdates: this.invalid,
+      filteredMode: modeName(s[o + H_EFFECTIVE] as number),
+      pinned,
     }
   }
 
@@ -327,9 +653,10 @@ export class Hysteresis {
     return {
       format: HYSTERESIS_SNAPSHOT_FORMAT,
       version: 1,
-      config: { ...this.config },
+      config: { ...this.cfg },
       state: {
-        effectiveMode: this.effectiveMode,
+        // The filter's own mode: a pin is run-time steering and is not saved.
+        effectiveMode: modeName(s[o + H_EFFECTIVE] as number),
         desiredMode: this.desiredMode,
         dwellCounter: s[o + H_DWELL] as number,
         lastSwitchTick: switches > 0 ? (s[o + H_LAST_SWITCH] as number) : null,
@@ -386,6 +713,7 @@ export class Hysteresis {
   detach(): void {
     this.s = this.s.slice(this.o, this.o + HYSTERESIS_SLOTS)
     this.o = 0
+    this.bind(null)
   }
 
   private rejectUpdate(desired: unknown, tick: unknown): void {
@@ -414,7 +742,7 @@ export function readHysteresisSnapshot(snapshot: unknown): ValidatedHysteresisSt
   if (root.format !== HYSTERESIS_SNAPSHOT_FORMAT) throw r.fail('format', `must be "${HYSTERESIS_SNAPSHOT_FORMAT}"; got ${describeValue(root.format)}`)
   if (root.version !== 1) throw r.fail('version', `${describeValue(root.version)} is not supported (this version reads 1)`)
   const rawConfig = r.object(root.config, 'config')
-  for (const key of CONFIG_KEYS) {
+  for (const key of SNAPSHOT_KEYS) {
     if (rawConfig[key] === undefined) throw r.fail(`config.${key}`, 'is missing')
   }
   let config: HysteresisConfig

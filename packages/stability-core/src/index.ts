@@ -14,11 +14,14 @@ export {
   HYSTERESIS_SNAPSHOT_FORMAT,
   Hysteresis,
   resolveHysteresisConfig,
+  type HysteresisChange,
   type HysteresisConfig,
   type HysteresisMetrics,
   type HysteresisOptions,
   type HysteresisRestoreOptions,
   type HysteresisSnapshot,
+  type PinInfo,
+  type PinOptions,
 } from './hysteresis.js'
 export { STABILITY_KIND, isHysteresis, isStabilityTracker, isStabilityWindows, type StabilityKind } from './kind.js'
 export {
@@ -39,11 +42,13 @@ export {
   TRACKER_SNAPSHOT_FORMAT,
   resolveTrackerConfig,
   type StabilityMetrics,
+  type StabilityTrackerChange,
   type StabilityTrackerConfig,
   type StabilityTrackerOptions,
   type StabilityTrackerRestoreOptions,
   type StabilityTrackerSnapshot,
 } from './tracker.js'
+export type { HoldReason, TransitionEvent, TransitionKind, TransitionListener, TransitionReason } from './transitions.js'
 export {
   booleanOption,
   checkOptionKeys,
@@ -62,5 +67,8 @@ export {
   type StabilityWindow,
   type StabilityWindowsOptions,
   type StabilityWindowsSnapshot,
+  type WindowConfig,
+  type WindowOverride,
   type WindowRejections,
+  type WindowsChange,
 } from './windows.js'

@@ -71,7 +71,8 @@ function modelHysteresis(s: Float64Array, o: number, p: HysteresisParams, desire
   }
   const dwell = (s[o + H_DWELL] as number) + 1
   s[o + H_DWELL] = dwell
-  if (dwell < p.dwellTicks) return 0
+  const needed = desired > (s[o + H_EFFECTIVE] as number) ? p.upgradeDwellTicks : p.downgradeDwellTicks
+  if (dwell < needed) return 0
   const tick = s[o + H_LAST_TICK] as number
   const switches = s[o + H_SWITCHES] as number
   const previous = s[o + H_LAST_SWITCH] as number
@@ -95,7 +96,8 @@ const trackerConfig = fc.record({
   cooldownMaxTicks: fc.integer({ min: 0, max: 30 }),
 })
 const hysteresisParams = fc.record({
-  dwellTicks: fc.integer({ min: 0, max: 4 }),
+  upgradeDwellTicks: fc.integer({ min: 0, max: 4 }),
+  downgradeDwellTicks: fc.integer({ min: 0, max: 4 }),
   rateLimitTicks: fc.integer({ min: 0, max: 6 }),
   oscWindow: fc.integer({ min: 0, max: 10 }),
   detectOscillations: fc.boolean(),
@@ -181,7 +183,7 @@ describe('state layout', () => {
   })
 
   it("stepWindow's desired mode is modeForEma at the thresholds and between them", () => {
-    const hp: HysteresisParams = { dwellTicks: 1e12, rateLimitTicks: 0, oscWindow: 0, detectOscillations: false }
+    const hp: HysteresisParams = { upgradeDwellTicks: 1e12, downgradeDwellTicks: 1e12, rateLimitTicks: 0, oscWindow: 0, detectOscillations: false }
     const tp = trackerParams({ degradationThreshold: 1, minStableTicks: 1, emaDecay: 0, cooldownBase: 2, cooldownMaxTicks: 0 })
     const below = (x: number): number => x - Number.EPSILON
     for (const ema of [0, below(0.5), 0.5, 0.6, below(0.8), 0.8, 0.9, 1]) {

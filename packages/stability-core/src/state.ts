@@ -181,7 +181,10 @@ export function trackerScore(s: Float64Array, o: number, minStableTicks: number)
 
 /** Constants a filter step needs. @internal */
 export interface HysteresisParams {
-  readonly dwellTicks: number
+  /** Dwell before a switch to a more precise mode (a higher index). */
+  readonly upgradeDwellTicks: number
+  /** Dwell before a switch to a safer mode (a lower index). */
+  readonly downgradeDwellTicks: number
   readonly rateLimitTicks: number
   readonly oscWindow: number
   /** `maxHistory >= 2`: with one switch remembered there is never a previous one to compare. */
@@ -226,7 +229,9 @@ export function stepHysteresis(s: Float64Array, o: number, p: HysteresisParams, 
   }
   const dwell = (s[o + 2] as number) + 1
   s[o + 2] = dwell
-  return dwell < p.dwellTicks ? 0 : trySwitch(s, o, p)
+  // Per-direction dwell: a higher index is an upgrade. Equal by default, which is the reference's single dwell.
+  const needed = desired > (s[o] as number) ? p.upgradeDwellTicks : p.downgradeDwellTicks
+  return dwell < needed ? 0 : trySwitch(s, o, p)
 }
 
 /** The rare half of {@link stepHysteresis}: the desired mode has dwelt long enough; switch unless rate-limited. */

@@ -17,8 +17,10 @@ import {
   trackerParams,
   trackerScore,
   cooldownFor,
+  modeName,
   type TrackerParams,
 } from './state.js'
+import { Emitter, transition, type TransitionListener } from './transitions.js'
 import { booleanOption, checkOptionKeys, describeValue, functionOption, numberOption, restoreOptions } from './validate.js'
 
 /** Options of {@link StabilityTracker}. Every field is validated at construction. */
@@ -128,6 +130,33 @@ const LEGACY_CONFIG_KEY = 'maxEventHistory'
 /** Most `[ageMs, count]` pairs a snapshot may hold: 61 buckets, or an earlier version's history (at most 1e6 instants). */
 const MAX_EVENT_PAIRS = 1e6
 const OPTION_KEYS = [...CONFIG_KEYS, 'clock', 'strict'] as const
+
+/** The fields {@link StabilityTracker.configure} changes on a live tracker: all of the config. */
+export type StabilityTrackerChange = Partial<StabilityTrackerConfig>
+
+/**
+ * Validates a run-time change of a tracker config and returns the new config.
+ *
+ * @throws {RangeError} naming the field, the value and the allowed range.
+ * @internal
+ */
+export function changeTrackerConfig(current: StabilityTrackerConfig, change: unknown, owner = `${OWNER}.configure`): StabilityTrackerConfig {
+  const o = checkOptionKeys(owner, change, CONFIG_KEYS)
+  return Object.freeze(resolveTrackerConfig({ ...current, ...o }))
+}
+
+/** Where a registry-bound tracker reports to. @internal */
+export interface TrackerHost {
+  readonly windowId: string | null
+  readonly parent: Emitter | null
+  /** +1 when the tracker gets its first listener, -1 when it loses its last. */
+  watch(delta: number): void
+}
+
+/** The mode index the EMA calls for (the numeric twin of modeForEma). @internal */
+export function emaIndex(ema: number): number {
+  return ema >= 0.8 ? 2 : ema >= 0.5 ? 1 : 0
+}
 const MAX_COUNT = Number.MAX_SAFE_INTEGER
 
 /** Validates tracker options into a config; throws a `RangeError` naming the bad field. */
@@ -210,18 +239,21 @@ export class StabilityTracker {
 
   /** Brand recognised by {@link isStabilityTracker} across copies of this package. */
   declare readonly [STABILITY_KIND]: 'tracker'
-  /** The validated configuration. */
-  readonly config: StabilityTrackerConfig
   /** Whether invalid samples throw instead of being counted. */
   readonly strict: boolean
 
-  private readonly p: TrackerParams
+  private cfg: StabilityTrackerConfig
+  private p: TrackerParams
   private readonly clock: Clock
   private readonly events: EventWindow
   private s: Float64Array
   private o: number
   private invalid = 0
   private clamped = 0
+  private emitter: Emitter | null = null
+  /** A listener is subscribed: tick() takes the observed path. */
+  private observed = false
+  private host: TrackerHost | null = null
 
   /**
    * @param options validated here; see {@link StabilityTrackerOptions}.
@@ -236,7 +268,7 @@ export class StabilityTracker {
   constructor(options: StabilityTrackerOptions | undefined, binding: TrackerBinding)
   constructor(options?: StabilityTrackerOptions, binding?: TrackerBinding) {
     const setup = binding?.setup ?? trackerSetup(options)
-    this.config = setup.config
+    this.cfg = setup.config
     this.strict = setup.strict
     this.p = setup.params
     this.clock = setup.clock
@@ -260,12 +292,130 @@ export class StabilityTracker {
    * @returns whether the sample was used (`false`: it was invalid and ignored).
    */
   tick(score: number, degraded = false): boolean {
+    if (typeof score !== 'number' || !(score >= 0 && score <= 1) || typeof degraded !== 'boolean' || this.observed) {
+      return this.tickSlow(score, degraded)
+    }
+    if (stepTracker(this.s, this.o, this.p, score, degraded)) this.recordEvent()
+    return true
+  }
+
+  /** The rare paths of `tick`: an invalid sample, or a tick that listeners watch. */
+  private tickSlow(score: number, degraded: boolean): boolean {
     if (typeof score !== 'number' || !(score >= 0 && score <= 1) || typeof degraded !== 'boolean') {
       score = this.sanitize(score, degraded)
       if (score !== score) return false
     }
-    if (stepTracker(this.s, this.o, this.p, score, degraded)) this.recordEvent()
+    const before = emaIndex(this.s[this.o + T_EMA] as number)
+    const event = stepTracker(this.s, this.o, this.p, score, degraded)
+    if (event) this.recordEvent()
+    this.observe(before, event)
     return true
+  }
+
+  /**
+   * Announces a change of the recommended mode made by the step just taken;
+   * `before` is the mode index before it. Returns the index after it.
+   *
+   * @internal
+   */
+  observe(before: number, event: boolean): number {
+    const s = this.s
+    const o = this.o
+    const ema = s[o + T_EMA] as number
+    const after = emaIndex(ema)
+    if (after === before) return after
+    const own = this.emitter
+    const parent = this.host?.parent ?? null
+    if (own?.active !== true && parent?.active !== true) return after
+    const cooling = event || (s[o + T_COOLDOWN] as number) > 0
+    const e = transition(
+      'recommended',
+      this.host?.windowId ?? null,
+      modeName(before),
+      modeName(after),
+      cooling ? 'cooldown' : 'ema-threshold',
+      null,
+      ema,
+      trackerScore(s, o, this.p.minStableTicks),
+      s[o + T_TICKS] as number,
+      false,
+    )
+    own?.emit(e)
+    parent?.emit(e)
+    return after
+  }
+
+  /**
+   * Subscribes `listener` to changes of the recommended mode (reason
+   * `ema-threshold`, or `cooldown` when a degradation's cool-down pulled the
+   * EMA across). Returns the function that unsubscribes. A listener that
+   * throws is isolated and counted in `listenerErrors`; the tick completes.
+   * Without listeners, `tick()` takes the same path as before events existed.
+   *
+   * @example
+   * ```ts
+   * const tracker = new StabilityTracker({ emaDecay: 0.5 })
+   * const off = tracker.onTransition((e) => console.log(e.tick, e.from, e.to, e.reason))
+   * tracker.tick(0.9, true) // 1 FAB2 FAB1 cooldown
+   * off()
+   * ```
+   */
+  onTransition(listener: TransitionListener): () => void {
+    this.emitter ??= new Emitter(OWNER, (active) => {
+      this.observed = active
+      this.host?.watch(active ? 1 : -1)
+    })
+    return this.emitter.subscribe(listener)
+  }
+
+  /** Listener calls that threw, over the tracker's life. */
+  get listenerErrors(): number {
+    return this.emitter?.errors ?? 0
+  }
+
+  /**
+   * Places the tracker in a registry window: events carry the window id and
+   * reach the registry's listeners too.
+   *
+   * @internal
+   */
+  bind(host: TrackerHost | null): void {
+    if (this.observed) this.host?.watch(-1)
+    this.host = host
+    if (this.observed) host?.watch(1)
+  }
+
+  /** The validated configuration (replaced by {@link StabilityTracker.configure}). */
+  get config(): StabilityTrackerConfig {
+    return this.cfg
+  }
+
+  /**
+   * Changes thresholds, EMA decay, stable ticks or cool-down of the live
+   * tracker, keeping its state (EMA, stable ticks, event counts, events of
+   * the last hour). A running cool-down longer than the new cap is cut to
+   * it. The recommended mode follows at the next tick.
+   *
+   * @throws {RangeError} naming the field, the value and the allowed range; nothing changes then.
+   * @example
+   * ```ts
+   * const tracker = new StabilityTracker()
+   * tracker.configure({ degradationThreshold: 0.2, minStableTicks: 50 })
+   * tracker.config.minStableTicks // 50
+   * ```
+   */
+  configure(change: StabilityTrackerChange): void {
+    this.reconfigure(changeTrackerConfig(this.cfg, change))
+  }
+
+  /** @internal */
+  reconfigure(config: StabilityTrackerConfig, params: TrackerParams = trackerParams(config)): void {
+    const s = this.s
+    const o = this.o
+    const count = s[o + T_COUNT] as number
+    if (count > 0) s[o + T_COOLDOWN] = Math.min(s[o + T_COOLDOWN] as number, cooldownFor(params, count))
+    this.cfg = config
+    this.p = params
   }
 
   /** The state after the last sample. One allocation: the returned object. */
@@ -389,7 +539,7 @@ export class StabilityTracker {
     return {
       format: TRACKER_SNAPSHOT_FORMAT,
       version: 1,
-      config: { ...this.config },
+      config: { ...this.cfg },
       state: {
         stableTicks: s[o + T_STABLE] as number,
         degradationCount: s[o + T_COUNT] as number,
@@ -470,6 +620,7 @@ export class StabilityTracker {
     const own = this.s.slice(this.o, this.o + TRACKER_SLOTS)
     this.s = own
     this.o = 0
+    this.bind(null)
   }
 
   /**

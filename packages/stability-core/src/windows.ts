@@ -2,8 +2,11 @@ import { monotonicClock, type Clock } from './clock.js'
 import type { EventWindow } from './event-window.js'
 import {
   Hysteresis,
+  changeHysteresisConfig,
+  hysteresisParams,
   hysteresisSetup,
   readHysteresisSnapshot,
+  type HysteresisChange,
   type HysteresisConfig,
   type HysteresisOptions,
   type HysteresisSetup,
@@ -11,11 +14,14 @@ import {
   type ValidatedHysteresisState,
 } from './hysteresis.js'
 import { STABILITY_KIND, brand } from './kind.js'
+import type { FabMode } from './modes.js'
 import { SnapshotReader } from './snapshot-error.js'
 import {
   BLOCK_HYSTERESIS,
   BLOCK_STRIDE,
   stepWindow,
+  trackerParams,
+  trackerScore,
   WINDOW_EVENT,
   WINDOW_SWITCH,
   WINDOW_OSCILLATION,
@@ -25,15 +31,19 @@ import {
 } from './state.js'
 import {
   StabilityTracker,
+  changeTrackerConfig,
+  emaIndex,
   readTrackerConfig,
   readTrackerSnapshot,
   trackerSetup,
+  type StabilityTrackerChange,
   type StabilityTrackerConfig,
   type StabilityTrackerOptions,
   type StabilityTrackerSnapshot,
   type TrackerSetup,
   type ValidatedTrackerState,
 } from './tracker.js'
+import { Emitter, type TransitionListener } from './transitions.js'
 import { booleanOption, checkOptionKeys, describeValue, functionOption, numberOption, rangeError } from './validate.js'
 import { windowIdProblem } from './window-id.js'
 
@@ -55,10 +65,39 @@ export interface StabilityWindowsOptions {
   clock?: Clock
   /** Throw a `RangeError` on an invalid window id or sample instead of rejecting and counting it. Default false. */
   strict?: boolean
+  /**
+   * Per-window changes to `tracker` and `hysteresis`, for ids matching a
+   * pattern; later entries win. See {@link WindowOverride}. At most 1000.
+   */
+  overrides?: readonly WindowOverride[]
+}
+
+/**
+ * A change of config for the windows whose id matches `match`: an exact id,
+ * or a pattern where `*` stands for any run of characters (`gpu-*`). Only
+ * the fields given change; the rest come from the registry defaults (and
+ * earlier overrides). JSON-safe, so snapshots keep it.
+ */
+export interface WindowOverride {
+  readonly match: string
+  readonly tracker?: StabilityTrackerChange
+  readonly hysteresis?: HysteresisChange
+}
+
+/** What {@link StabilityWindows.configure} changes: tracker and filter fields. */
+export interface WindowsChange {
+  readonly tracker?: StabilityTrackerChange
+  readonly hysteresis?: HysteresisChange
+}
+
+/** The config a window runs with. */
+export interface WindowConfig {
+  readonly tracker: StabilityTrackerConfig
+  readonly hysteresis: HysteresisConfig | false
 }
 
 /** Options of {@link StabilityWindows.fromJSON}: the config comes from the snapshot, the rest from here. */
-export type StabilityWindowsRestoreOptions = Omit<StabilityWindowsOptions, 'tracker' | 'hysteresis'>
+export type StabilityWindowsRestoreOptions = Omit<StabilityWindowsOptions, 'tracker' | 'hysteresis' | 'overrides'>
 
 /** One window: its id, tracker and (unless disabled) anti-chatter filter. */
 export interface StabilityWindow {
@@ -94,13 +133,18 @@ export interface StabilityWindowsSnapshot {
   }[]
   readonly rejections: WindowRejections
   readonly evicted: number
+  /** Absent in snapshots of earlier versions (read as none). */
+  readonly overrides?: readonly WindowOverride[]
 }
+
 
 class Slot implements StabilityWindow {
   /** Samples seen (valid + invalid) at the last sweep: activity is read off the counters, not written per tick. */
   seen = 0
   /** Cleared when the window leaves its registry: its block may then belong to another window. */
   alive = true
+  /** The registry has listeners, pins or overrides: take the observed path. A field of its own, so the fast path loads nothing more. */
+  slow = false
 
   constructor(
     readonly id: string,
@@ -113,9 +157,9 @@ class Slot implements StabilityWindow {
     public lastSeen: number,
     private readonly state: Float64Array,
     private readonly offset: number,
-    /** The registry's step constants, shared by every window. */
-    private readonly tp: TrackerParams,
-    private readonly hp: HysteresisParams | null,
+    /** The window's step constants (the registry's, unless an override applies). */
+    public tp: TrackerParams,
+    public hp: HysteresisParams | null,
     /** The tracker's event window and clock: `tracker.recordEvent()` without going through the tracker. */
     private readonly events: EventWindow,
     private readonly clock: Clock,
@@ -123,12 +167,33 @@ class Slot implements StabilityWindow {
 
   tick(score: number, degraded = false): boolean {
     if (!this.alive) return false
+    if (typeof score !== 'number' || !(score >= 0 && score <= 1) || typeof degraded !== 'boolean' || this.slow) {
+      return this.tickSlow(score, degraded)
+    }
+    const result = stepWindow(this.state, this.offset, this.tp, this.hp, score, degraded)
+    if (result !== 0) this.afterStep(result)
+    return true
+  }
+
+  /** The rare paths of `tick`: an invalid sample, or a registry with listeners, pins or overrides. */
+  tickSlow(score: number, degraded: boolean): boolean {
     if (typeof score !== 'number' || !(score >= 0 && score <= 1) || typeof degraded !== 'boolean') {
       score = this.tracker.sanitize(score, degraded)
       if (score !== score) return true
     }
-    const result = stepWindow(this.state, this.offset, this.tp, this.hp, score, degraded)
+    const s = this.state
+    const o = this.offset
+    const before = emaIndex(s[o + 3] as number)
+    const own = s[o + BLOCK_HYSTERESIS] as number
+    const result = stepWindow(s, o, this.tp, this.hp, score, degraded)
     if (result !== 0) this.afterStep(result)
+    const event = (result & WINDOW_EVENT) !== 0
+    this.tracker.observe(before, event)
+    const filter = this.hysteresis
+    if (filter !== null && (result & WINDOW_FILTER_BEHIND) === 0) {
+      const reason = event || (s[o + 2] as number) > 0 ? 'cooldown' : 'ema-threshold'
+      filter.observe(own, result & (WINDOW_SWITCH | WINDOW_OSCILLATION), s[o + 3] as number, trackerScore(s, o, this.tp.minStableTicks), reason)
+    }
     return true
   }
 
@@ -145,7 +210,34 @@ class Slot implements StabilityWindow {
 
 const OWNER = 'StabilityWindows'
 export const WINDOWS_SNAPSHOT_FORMAT = 'auris.stability-windows'
-const OPTION_KEYS = ['tracker', 'hysteresis', 'maxWindows', 'idleTtlMs', 'clock', 'strict'] as const
+const OPTION_KEYS = ['tracker', 'hysteresis', 'maxWindows', 'idleTtlMs', 'clock', 'strict', 'overrides'] as const
+const MAX_OVERRIDES = 1000
+
+/** An override with its pattern compiled. */
+interface Rule {
+  readonly override: WindowOverride
+  readonly test: RegExp
+}
+
+/** Validates an override and compiles its pattern; `tracker` and `hysteresis` are checked against `base`. */
+function compileOverride(owner: string, value: unknown, base: WindowConfig): Rule {
+  const o = checkOptionKeys(owner, value, ['match', 'tracker', 'hysteresis'])
+  const problem = windowIdProblem(o.match)
+  if (problem !== null) throw rangeError(owner, 'match', o.match, `a window id or a pattern with "*" (this one ${problem})`)
+  const match = o.match as string
+  const override: { match: string; tracker?: StabilityTrackerChange; hysteresis?: HysteresisChange } = { match }
+  if (o.tracker !== undefined) {
+    changeTrackerConfig(base.tracker, o.tracker, owner)
+    override.tracker = { ...(o.tracker as StabilityTrackerChange) }
+  }
+  if (o.hysteresis !== undefined) {
+    if (base.hysteresis === false) throw rangeError(owner, 'hysteresis', o.hysteresis, 'absent: the registry has no filters')
+    changeHysteresisConfig(base.hysteresis, o.hysteresis, owner)
+    override.hysteresis = { ...(o.hysteresis as HysteresisChange) }
+  }
+  const source = match.split('*').map((part) => part.replace(/[\\^$.+?()[\]{}|]/g, '\\$&')).join('.*')
+  return { override: Object.freeze(override), test: new RegExp(`^${source}$`, 's') }
+}
 const MAX_WINDOWS = 1e6
 /** 64 blocks of 16 doubles: 8 KiB chunks that never move, so trackers can point into them. */
 const CHUNK_SHIFT = 6
@@ -189,12 +281,18 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
   readonly strict: boolean
 
   private readonly clock: Clock
-  private readonly trackers: TrackerSetup
-  private readonly filters: HysteresisSetup | null
+  private trackers: TrackerSetup
+  private filters: HysteresisSetup | null
   /** @internal */
-  private readonly tp: TrackerParams
+  private tp: TrackerParams
   /** @internal */
-  private readonly hp: HysteresisParams | null
+  private hp: HysteresisParams | null
+  private rules: readonly Rule[] = []
+  /** Listeners, pins or overrides: ticks take the observed path. */
+  private slow = false
+  /** Trackers and filters of live windows with a listener or a pin. */
+  private watched = 0
+  private readonly emitter: Emitter
   private readonly sweepIntervalMs: number
   private readonly chunks: Float64Array[] = []
   private readonly free: number[] = []
@@ -225,6 +323,184 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
     this.tp = this.trackers.params
     this.hp = this.filters?.params ?? null
     this.sweepIntervalMs = Math.min(1000, this.idleTtlMs / 2)
+    this.emitter = new Emitter(OWNER, () => {
+      this.refresh()
+    })
+    const overrides: unknown = o.overrides ?? []
+    if (!Array.isArray(overrides) || overrides.length > MAX_OVERRIDES) {
+      throw rangeError(OWNER, 'overrides', overrides, `an array of at most ${String(MAX_OVERRIDES)} overrides`)
+    }
+    const base = this.defaults()
+    this.rules = overrides.map((entry, i) => compileOverride(`${OWNER}: overrides[${String(i)}]`, entry, base))
+    this.refresh()
+  }
+
+  private defaults(): WindowConfig {
+    return { tracker: this.trackers.config, hysteresis: this.filters?.config ?? false }
+  }
+
+  private refresh(): void {
+    const slow = this.emitter.active || this.watched > 0 || this.rules.length > 0
+    if (slow === this.slow) return
+    this.slow = slow
+    for (const slot of this.live) slot.slow = slow
+  }
+
+  private watch(delta: number): void {
+    this.watched += delta
+    this.refresh()
+  }
+
+  /**
+   * Subscribes `listener` to the transitions of every window: recommended
+   * mode changes, effective mode changes (filter switches, pins starting
+   * and ending) and changes the filters held back, each with its window id.
+   * Returns the function that unsubscribes. A listener that throws is
+   * isolated and counted in `listenerErrors`; ticking goes on.
+   *
+   * Without any listener, pin or override, a tick takes the same path as
+   * before events existed; with one, every tick of the registry takes the
+   * observed path (see BENCHMARKS.md for its cost).
+   *
+   * @example
+   * ```ts
+   * const windows = new StabilityWindows({ tracker: { emaDecay: 0.5 }, hysteresis: { dwellTicks: 1, rateLimitTicks: 0 } })
+   * const seen: string[] = []
+   * const off = windows.onTransition((e) => seen.push(`${e.windowId ?? ''} ${e.kind} ${e.from}->${e.to} ${e.reason}`))
+   * windows.tick('stream', 0.9, true)
+   * seen // ['stream recommended FAB2->FAB1 cooldown', 'stream effective FAB2->FAB1 cooldown']
+   * off()
+   * ```
+   */
+  onTransition(listener: TransitionListener): () => void {
+    return this.emitter.subscribe(listener)
+  }
+
+  /** Calls of registry listeners that threw, over the registry's life. */
+  get listenerErrors(): number {
+    return this.emitter.errors
+  }
+
+  /**
+   * Pins window `id`'s effective mode (see `Hysteresis.pin`); returns
+   * `false` when the window does not exist.
+   *
+   * @throws {RangeError} when the registry has no filters, or `mode` / `options` are invalid.
+   * @example
+   * ```ts
+   * let now = 0
+   * const windows = new StabilityWindows({ clock: () => now })
+   * windows.tick('stream', 0.9)
+   * windows.pin('stream', 'FAB0', { forMs: 60_000 })
+   * windows.get('stream')?.hysteresis?.getMetrics().pinned // { mode: 'FAB0', untilMs: 60000, remainingMs: 60000 }
+   * ```
+   */
+  pin(id: string, mode: FabMode, options?: { forMs?: number }): boolean {
+    if (this.filters === null) throw rangeError(`${OWNER}.pin`, 'hysteresis', false, 'filters: the registry was built with hysteresis: false')
+    const window = this.get(id)
+    if (window === undefined) return false
+    window.hysteresis?.pin(mode, options)
+    return true
+  }
+
+  /** Lifts the pin of window `id`; returns whether one was in force. */
+  unpin(id: string): boolean {
+    return this.get(id)?.hysteresis?.unpin() ?? false
+  }
+
+  /** The overrides in force, in the order they apply (copies). */
+  get overrides(): WindowOverride[] {
+    return this.rules.map((rule) => copyOverride(rule.override))
+  }
+
+  /** The config window `id` runs with (or would, once created): the defaults with every matching override applied. */
+  configOf(id: string): WindowConfig {
+    return this.resolve(id, this.defaults(), this.rules)
+  }
+
+  /**
+   * Changes config at run time, keeping every window's state. Without
+   * `match`, changes the registry defaults; with `match` (an id or a
+   * pattern with `*`), adds or extends the override for it (an existing
+   * override for the same pattern is merged, keeping its place). Every live
+   * window gets its new config at once; windows created later get it too.
+   * Validated first: on a `RangeError` nothing changes.
+   *
+   * @throws {RangeError} naming the field, the value and the allowed range.
+   * @example
+   * ```ts
+   * const windows = new StabilityWindows()
+   * windows.tick('gpu-0', 0.9)
+   * windows.configure({ hysteresis: { downgradeDwellTicks: 5, upgradeDwellTicks: 500 } }, 'gpu-*')
+   * windows.get('gpu-0')?.hysteresis?.config.upgradeDwellTicks // 500
+   * windows.configure({ tracker: { degradationThreshold: 0.2 } }) // every window
+   * ```
+   */
+  configure(change: WindowsChange, match?: string): void {
+    const owner = `${OWNER}.configure`
+    const c = checkOptionKeys(owner, change, ['tracker', 'hysteresis'])
+    if (c.hysteresis !== undefined && this.filters === null) throw rangeError(owner, 'hysteresis', c.hysteresis, 'absent: the registry has no filters')
+    let base = this.defaults()
+    let rules = this.rules
+    if (match === undefined) {
+      base = {
+        tracker: c.tracker === undefined ? base.tracker : changeTrackerConfig(base.tracker, c.tracker, owner),
+        hysteresis: base.hysteresis === false || c.hysteresis === undefined ? base.hysteresis : changeHysteresisConfig(base.hysteresis, c.hysteresis, owner),
+      }
+    } else {
+      const i = this.rules.findIndex((rule) => rule.override.match === match)
+      const old = i < 0 ? undefined : this.rules[i]?.override
+      const merged = {
+        match,
+        ...(old?.tracker !== undefined || c.tracker !== undefined ? { tracker: { ...old?.tracker, ...(c.tracker as object | undefined) } } : {}),
+        ...(old?.hysteresis !== undefined || c.hysteresis !== undefined ? { hysteresis: { ...old?.hysteresis, ...(c.hysteresis as object | undefined) } } : {}),
+      }
+      const rule = compileOverride(owner, merged, base)
+      if (i < 0 && this.rules.length >= MAX_OVERRIDES) throw rangeError(owner, 'match', match, `one of the ${String(MAX_OVERRIDES)} existing patterns (the list is full)`)
+      rules = i < 0 ? [...this.rules, rule] : this.rules.map((r, j) => (j === i ? rule : r))
+    }
+    this.apply(base, rules)
+  }
+
+  /** Removes the override for `match`; its windows go back to the defaults (and remaining overrides). Returns whether it existed. */
+  removeOverride(match: string): boolean {
+    const rules = this.rules.filter((rule) => rule.override.match !== match)
+    if (rules.length === this.rules.length) return false
+    this.apply(this.defaults(), rules)
+    return true
+  }
+
+  /** Resolves every live window under `base` and `rules`, then switches them all. */
+  private apply(base: WindowConfig, rules: readonly Rule[]): void {
+    // Every change was validated on its own and no constraint spans fields, so this cannot throw half-way.
+    const plans = this.live.map((slot) => ({ slot, config: this.resolve(slot.id, base, rules) }))
+    const params = new ParamsCache()
+    this.trackers = { ...this.trackers, config: base.tracker, params: params.tracker(base.tracker) }
+    if (this.filters !== null && base.hysteresis !== false) this.filters = { ...this.filters, config: base.hysteresis, params: params.filter(base.hysteresis) }
+    this.tp = this.trackers.params
+    this.hp = this.filters?.params ?? null
+    this.rules = rules
+    for (const { slot, config } of plans) {
+      slot.tp = params.tracker(config.tracker)
+      slot.tracker.reconfigure(config.tracker, slot.tp)
+      if (slot.hysteresis !== null && config.hysteresis !== false) {
+        slot.hp = params.filter(config.hysteresis)
+        slot.hysteresis.reconfigure(config.hysteresis, slot.hp)
+      }
+    }
+    this.refresh()
+  }
+
+  private resolve(id: string, base: WindowConfig, rules: readonly Rule[]): WindowConfig {
+    let tracker = base.tracker
+    let hysteresis = base.hysteresis
+    for (const rule of rules) {
+      if (!rule.test.test(id)) continue
+      const { tracker: t, hysteresis: h } = rule.override
+      if (t !== undefined) tracker = changeTrackerConfig(tracker, t, OWNER)
+      if (h !== undefined && hysteresis !== false) hysteresis = changeHysteresisConfig(hysteresis, h, OWNER)
+    }
+    return { tracker, hysteresis }
   }
 
   /** The configuration of every window's tracker. */
@@ -283,7 +559,9 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
   tick(id: string, score: number, degraded = false): boolean {
     const k = this.byId.get(id) ?? this.create(id)
     if (k < 0) return false
-    if (typeof score !== 'number' || !(score >= 0 && score <= 1) || typeof degraded !== 'boolean') return (this.byIndex[k] as Slot).tick(score, degraded)
+    if (typeof score !== 'number' || !(score >= 0 && score <= 1) || typeof degraded !== 'boolean' || this.slow) {
+      return (this.byIndex[k] as Slot).tickSlow(score, degraded)
+    }
     // The same step as Slot.tick, written out so the id path skips the slot; 64 blocks of 16 doubles per chunk.
     const result = stepWindow(this.chunks[k >> 6] as Float64Array, (k & 63) << 4, this.tp, this.hp, score, degraded)
     if (result !== 0) (this.byIndex[k] as Slot).afterStep(result)
@@ -309,11 +587,13 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
    * never reads the clock: a window is evicted between `idleTtlMs` and
    * `idleTtlMs` plus the gap between two sweeps after its last sample,
    * never earlier. Sweeps run when the caller asks (an exporter at scrape
-   * time) and when a new id meets a full registry. Returns the number of
-   * windows evicted.
+   * time) and when a new id meets a full registry. Pins past their time
+   * end at a sweep too. Returns the number of windows evicted.
    */
   sweep(now: number = this.clock()): number {
     this.lastSweep = now
+    // Pins past their time end here too, so an idle window's pin ends at the next scrape.
+    if (this.watched > 0) for (const slot of this.live) slot.hysteresis?.expirePin(now)
     if (this.idleTtlMs === Infinity) return 0
     let evicted = 0
     for (let i = this.live.length - 1; i >= 0; i--) {
@@ -360,6 +640,7 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
       })),
       rejections: { ...this.rejected },
       evicted: this.evictedCount,
+      overrides: this.overrides,
     }
   }
 
@@ -379,12 +660,15 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
     if (root.version !== 1) throw r.fail('version', `${describeValue(root.version)} is not supported (this version reads 1)`)
     const trackerConfig = readTrackerConfig(r, root.tracker, 'tracker')
     const hysteresisConfig = root.hysteresis === false ? false : r.object(root.hysteresis, 'hysteresis')
+    const overrides = root.overrides ?? []
+    if (!Array.isArray(overrides)) throw r.fail('overrides', 'must be an array')
     let registry: StabilityWindows
     try {
       registry = new StabilityWindows({
         ...checkOptionKeys(OWNER, options, ['maxWindows', 'idleTtlMs', 'clock', 'strict']),
         tracker: trackerConfig,
         hysteresis: hysteresisConfig as HysteresisOptions | false,
+        overrides: overrides as WindowOverride[],
       })
     } catch (error) {
       throw r.fail('', `does not make a registry: ${(error as Error).message}`)
@@ -410,12 +694,13 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
       if (seen.has(id)) throw r.fail(`${path}.id`, `repeats window "${id}"`)
       seen.add(id)
       const tracker = readTrackerSnapshot(w.tracker)
-      if (!sameConfig(tracker.config, registry.trackers.config)) throw r.fail(`${path}.tracker.config`, 'differs from the registry tracker config')
+      const config = registry.configOf(id)
+      if (!sameConfig(tracker.config, config.tracker)) throw r.fail(`${path}.tracker.config`, 'differs from the registry tracker config and its overrides')
       let hysteresis: ValidatedHysteresisState | null = null
-      if (registry.filters !== null) {
+      if (config.hysteresis !== false) {
         if (w.hysteresis === null) throw r.fail(`${path}.hysteresis`, 'is missing while the registry has filters')
         hysteresis = readHysteresisSnapshot(w.hysteresis)
-        if (!sameConfig(hysteresis.config, registry.filters.config)) throw r.fail(`${path}.hysteresis.config`, 'differs from the registry filter config')
+        if (!sameConfig(hysteresis.config, config.hysteresis)) throw r.fail(`${path}.hysteresis.config`, 'differs from the registry filter config and its overrides')
       } else if (w.hysteresis !== null) {
         throw r.fail(`${path}.hysteresis`, 'must be null: the registry has no filters')
       }
@@ -457,21 +742,38 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
     const state = this.chunks[chunk] as Float64Array
     const offset = (k & CHUNK_MASK) * BLOCK_STRIDE
     state.fill(0, offset, offset + BLOCK_STRIDE)
-    const tracker = new StabilityTracker(undefined, { setup: this.trackers, state, offset })
+    let trackers = this.trackers
+    let filters = this.filters
+    if (this.rules.length > 0) {
+      const config = this.configOf(id)
+      if (config.tracker !== trackers.config) trackers = { ...trackers, config: config.tracker, params: trackerParams(config.tracker) }
+      if (filters !== null && config.hysteresis !== false && config.hysteresis !== filters.config) {
+        filters = { ...filters, config: config.hysteresis, params: hysteresisParams(config.hysteresis) }
+      }
+    }
+    const tracker = new StabilityTracker(undefined, { setup: trackers, state, offset })
+    const filter = filters === null ? null : new Hysteresis(undefined, { setup: filters, state, offset: offset + BLOCK_HYSTERESIS })
+    const host = { windowId: id, parent: this.emitter, watch: (delta: number): void => {
+        this.watch(delta)
+      },
+    }
+    tracker.bind(host)
+    filter?.bind(host)
     const slot = new Slot(
       id,
       tracker,
-      this.filters === null ? null : new Hysteresis(undefined, { setup: this.filters, state, offset: offset + BLOCK_HYSTERESIS }),
+      filter,
       k,
       this.live.length,
       now,
       state,
       offset,
-      this.tp,
-      this.hp,
+      trackers.params,
+      filters?.params ?? null,
       tracker.eventWindow,
       this.trackers.clock,
     )
+    slot.slow = this.slow
     this.live.push(slot)
     this.byIndex[k] = slot
     this.byId.set(id, k)
@@ -492,6 +794,34 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
     this.byIndex[slot.index] = undefined
     this.byId.delete(slot.id)
     this.free.push(slot.index)
+  }
+}
+
+/** Step constants shared by windows with equal configs, so the hot path sees few distinct objects. */
+class ParamsCache {
+  private readonly trackers = new Map<string, TrackerParams>()
+  private readonly filters = new Map<string, HysteresisParams>()
+
+  tracker(config: StabilityTrackerConfig): TrackerParams {
+    const key = JSON.stringify(config)
+    let params = this.trackers.get(key)
+    if (params === undefined) this.trackers.set(key, (params = trackerParams(config)))
+    return params
+  }
+
+  filter(config: HysteresisConfig): HysteresisParams {
+    const key = JSON.stringify(config)
+    let params = this.filters.get(key)
+    if (params === undefined) this.filters.set(key, (params = hysteresisParams(config)))
+    return params
+  }
+}
+
+function copyOverride(override: WindowOverride): WindowOverride {
+  return {
+    match: override.match,
+    ...(override.tracker === undefined ? {} : { tracker: { ...override.tracker } }),
+    ...(override.hysteresis === undefined ? {} : { hysteresis: { ...override.hysteresis } }),
   }
 }
 
