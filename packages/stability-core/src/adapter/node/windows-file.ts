@@ -36,7 +36,7 @@ const yieldToLoop = (restMs: number): Promise<void> =>
 /** The registry's snapshot as JSON text pieces, produced a slice of windows at a time. */
 async function* windowsJson(windows: StabilityWindows, sliceMs: number, share: number, count: { windows: number; slices: number; longestSliceMs: number }): AsyncGenerator<string> {
   // Everything but the windows, as StabilityWindows#toJSON writes it (type-checked against its snapshot type).
-  const head: Omit<StabilityWindowsSnapshot, 'windows' | 'rejections' | 'evicted'> = {
+  const head: Omit<StabilityWindowsSnapshot, 'windows' | 'rejections' | 'evicted' | 'overrides'> = {
     format: WINDOWS_SNAPSHOT_FORMAT,
     version: 1,
     tracker: windows.trackerConfig,
@@ -68,7 +68,8 @@ async function* windowsJson(windows: StabilityWindows, sliceMs: number, share: n
   }
   count.slices++
   count.longestSliceMs = Math.max(count.longestSliceMs, performance.now() - began)
-  const tail: Pick<StabilityWindowsSnapshot, 'rejections' | 'evicted'> = { rejections: windows.rejections, evicted: windows.evicted }
+  // Required<…>: a field added to the snapshot type is a compile error here until the writer writes it.
+  const tail: Required<Omit<StabilityWindowsSnapshot, keyof typeof head | 'windows'>> = { rejections: windows.rejections, evicted: windows.evicted, overrides: windows.overrides }
   yield `${text}],${JSON.stringify(tail).slice(1)}`
 }
 
