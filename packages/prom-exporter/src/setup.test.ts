@@ -20,6 +20,7 @@ describe('setupPrometheusMetrics', () => {
   it('returns the same exporter when set up twice', async () => {
     const a = await setupPrometheusMetrics({ env: ON })
     const b = await setupPrometheusMetrics({ env: ON })
+    expect(a?.constructor.name).toBe('StabilityExporter')
     expect(a).not.toBeNull()
     expect(b).toBe(a)
     const registry = new Registry()
@@ -57,7 +58,7 @@ describe('explainLoadError', () => {
 })
 
 describe('without prom-client installed', () => {
-  it('loads and answers null while off, and says how to install it when on', () => {
+  it('exports from the root entry and from setup, and says how to install prom-client only when a registry is passed', () => {
     // An app that installed the package but not its peer: copies of the built
     // packages, with no prom-client anywhere on the resolution path.
     const app = mkdtempSync(join(tmpdir(), 'auris-no-prom-'))
@@ -73,13 +74,25 @@ describe('without prom-client installed', () => {
       writeFileSync(
         join(app, 'probe.mjs'),
         `import { setupPrometheusMetrics } from '@auris/prom-exporter/setup'
+import { createStabilityExporter } from '@auris/prom-exporter'
+import { StabilityWindows } from '@auris/stability-core'
 const off = await setupPrometheusMetrics({ env: {} })
 console.log('off:' + String(off))
-try { await setupPrometheusMetrics({ env: { AURIS_METRICS_EXP: 'on' } }) } catch (e) { console.log('on:' + e.message) }`,
+const windows = new StabilityWindows()
+windows.tick('global', 0.4, true)
+const on = await setupPrometheusMetrics({ env: { AURIS_METRICS_EXP: 'on' } })
+on.track(windows)
+console.log('on:' + (await on.metrics()).split('\\n').find((l) => l.startsWith('atlas_degradation_count_total')))
+const root = createStabilityExporter()
+root.track(windows)
+console.log('root:' + root.render('openmetrics').split('\\n').find((l) => l.startsWith('atlas_degradation_count_total')))
+try { await setupPrometheusMetrics({ env: { AURIS_METRICS_EXP: 'on' }, registry: {} }) } catch (e) { console.log('registry:' + e.message) }`,
       )
       const out = execFileSync(process.execPath, ['probe.mjs'], { cwd: app, encoding: 'utf8' })
       expect(out).toMatch(/^off:null$/m)
-      expect(out).toMatch(/^on:prom-client is not installed, and AURIS_METRICS_EXP is on: .*npm install prom-client@\^15/m)
+      expect(out).toMatch(/^on:atlas_degradation_count_total\{window_id="global"\} 1$/m)
+      expect(out).toMatch(/^root:atlas_degradation_count_total\{window_id="global"\} 1$/m)
+      expect(out).toMatch(/^registry:prom-client is not installed, and a prom-client registry was passed: .*npm install prom-client@\^15/m)
     } finally {
       rmSync(app, { recursive: true, force: true })
     }

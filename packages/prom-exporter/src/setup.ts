@@ -1,15 +1,18 @@
 import { FEATURE_FLAGS, flagEnabled, readFlag, type EnvRecord } from '@auris/stability-core'
-import type * as exporterModule from './exporter.js'
-import type { StabilityExporter, StabilityExporterOptions } from './exporter.js'
+import { createStabilityExporter, type StabilityExporter, type StabilityExporterOptions } from './exporter.js'
+import type * as adapterModule from './prom-client.js'
+import type { PromClientExporterOptions } from './prom-client.js'
 
 /**
- * The flag-gated entry point (`@auris/prom-exporter/setup`): importing it
- * loads no prom-client. prom-client is imported only when
- * `AURIS_METRICS_EXP` is on and an exporter is asked for.
+ * The flag-gated entry point (`@auris/prom-exporter/setup`): nothing is
+ * created while `AURIS_METRICS_EXP` is off, and prom-client is imported only
+ * when an exporter is asked for on a prom-client registry.
  */
 
 /** Options of {@link setupPrometheusMetrics}. */
 export interface SetupOptions extends StabilityExporterOptions {
+  /** A prom-client registry to register the families on (loads `@auris/prom-exporter/prom-client`). Default: none, no prom-client needed. */
+  registry?: PromClientExporterOptions['registry']
   /** Flags are read from here when given, else from `process.env` where it exists. */
   env?: EnvRecord
 }
@@ -22,15 +25,15 @@ export function isMetricsEnabled(env?: EnvRecord): boolean {
   return flagEnabled(FEATURE_FLAGS.metrics, env)
 }
 
-type ExporterModule = typeof exporterModule
+type AdapterModule = typeof adapterModule
 
-let loading: Promise<ExporterModule> | null = null
+let loading: Promise<AdapterModule> | null = null
 /** The exporters set up without a registry, one per prefix, each on its own new registry. */
 const defaults = new Map<string, StabilityExporter>()
 
 const INSTALL_HINT =
-  'prom-client is not installed, and AURIS_METRICS_EXP is on: @auris/prom-exporter needs it as a peer dependency. ' +
-  'Install it next to your app: npm install prom-client@^15 (or turn the flag off).'
+  'prom-client is not installed, and a prom-client registry was passed: the prom-client adapter needs it as a peer dependency. ' +
+  'Install it next to your app: npm install prom-client@^15 (or leave "registry" out: the exporter needs no prom-client).'
 
 /**
  * Turns a failed import of the exporter into the error to show: a missing
@@ -46,9 +49,9 @@ export function explainLoadError(error: unknown): unknown {
   return error
 }
 
-/** Imports the exporter (and prom-client with it) once. */
-async function loadExporter(): Promise<ExporterModule> {
-  loading ??= import('./exporter.js').catch((error: unknown) => {
+/** Imports the prom-client adapter (and prom-client with it) once. */
+async function loadAdapter(): Promise<AdapterModule> {
+  loading ??= import('./prom-client.js').catch((error: unknown) => {
     loading = null
     throw explainLoadError(error)
   })
@@ -58,10 +61,10 @@ async function loadExporter(): Promise<ExporterModule> {
 /**
  * The exporter, or `null` (with nothing registered and prom-client not
  * loaded) while `AURIS_METRICS_EXP` is off. Called twice, it returns the same
- * exporter: one per registry and prefix (without a registry: one per prefix,
- * on a registry of its own).
+ * exporter: one per registry and prefix (without a registry: one per
+ * prefix, needing no prom-client).
  *
- * @throws {Error} when the flag is on and prom-client is not installed; the message says how to install it.
+ * @throws {Error} when a registry is passed and prom-client is not installed; the message says how to install it.
  * @example
  * ```ts
  * const exporter = await setupPrometheusMetrics()
@@ -71,17 +74,18 @@ async function loadExporter(): Promise<ExporterModule> {
 export async function setupPrometheusMetrics(options: SetupOptions = {}): Promise<StabilityExporter | null> {
   const { env, ...exporterOptions } = options
   if (!isMetricsEnabled(env)) return null
-  const mod = await loadExporter()
   const prefix = exporterOptions.prefix ?? 'atlas_'
-  if (exporterOptions.registry === undefined) {
+  const { registry, ...neutral } = exporterOptions
+  if (registry === undefined) {
     let exporter = defaults.get(prefix)
     if (exporter === undefined) {
-      exporter = mod.createStabilityExporter(exporterOptions)
+      exporter = createStabilityExporter(neutral)
       defaults.set(prefix, exporter)
     }
     return exporter
   }
-  return mod.existingExporter(exporterOptions.registry, prefix) ?? mod.createStabilityExporter(exporterOptions)
+  const mod = await loadAdapter()
+  return mod.existingExporter(registry, prefix) ?? mod.createStabilityExporter({ ...neutral, registry })
 }
 
 /**

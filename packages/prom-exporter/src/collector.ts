@@ -1,0 +1,340 @@
+import { MODE_TO_NUMERIC, StabilityTracker, StabilityWindows, Hysteresis, windowIdProblem } from '@auris/stability-core'
+import { escapeLabelValue } from './format.js'
+import { EXPORTER_FAMILIES, REASON_LABEL, WINDOW_FAMILIES, WINDOW_LABEL, type ExporterFamilySuffix, type FamilySpec } from './names.js'
+import { HAS_FILTER, HAS_SWITCH_AGE, HAS_TRACKER, type ExporterSample, type StabilitySnapshot, type WindowLabels } from './snapshot.js'
+import { utf8 } from './writer.js'
+
+/** Why a window id was turned away. */
+export type RejectionReason = 'invalid_id' | 'capacity' | 'duplicate'
+
+const REASONS: readonly RejectionReason[] = ['invalid_id', 'capacity', 'duplicate']
+
+/** The kinds of core object the collector reads. */
+export type StabilityKind = 'tracker' | 'hysteresis' | 'windows'
+
+/** The property key core puts on the prototype of each of its classes. */
+const KIND = Symbol.for('@auris/stability-core.kind')
+
+/**
+ * What kind of core object `value` is. Two installed copies of
+ * `@auris/stability-core` (an app's and a library's) make `instanceof`
+ * answer false for the other copy's objects, so the test is the
+ * cross-copy `Symbol.for('@auris/stability-core.kind')` tag core puts on
+ * its prototypes; `instanceof` remains as the fallback for a core that does
+ * not tag yet. Once core exports `isStabilityTracker`, `isHysteresis` and
+ * `isStabilityWindows`, this function becomes a call to them.
+ */
+export function stabilityKind(value: unknown): StabilityKind | null {
+  if (typeof value !== 'object' || value === null) return null
+  const tag = (value as Record<symbol, unknown>)[KIND]
+  if (tag === 'tracker' || tag === 'hysteresis' || tag === 'windows') return tag
+  if (value instanceof StabilityWindows) return 'windows'
+  if (value instanceof StabilityTracker) return 'tracker'
+  if (value instanceof Hysteresis) return 'hysteresis'
+  return null
+}
+
+const F = WINDOW_FAMILIES.length
+const ix = (suffix: string): number => {
+  const i = WINDOW_FAMILIES.findIndex((f) => f.suffix === suffix)
+  if (i < 0) throw new Error(`prom-exporter: no window family ${suffix}`)
+  return i
+}
+const SCORE = ix('stability_score')
+const EMA = ix('stability_score_ema')
+const PER_HOUR = ix('degradation_events_per_hour')
+const MODE = ix('recommended_fab_mode')
+const STABLE = ix('stable_ticks')
+const DEGRADATIONS = ix('degradation_count_total')
+const COOLDOWN = ix('cooldown_remaining_ticks')
+const INVALID = ix('invalid_samples_total')
+const CLAMPED = ix('clamped_samples_total')
+const EFFECTIVE = ix('hyst_effective_mode')
+const DESIRED = ix('hyst_desired_mode')
+const DWELL = ix('hyst_dwell_ticks')
+const SWITCH_AGE = ix('hyst_last_switch_age_ticks')
+const SWITCHES = ix('hyst_switches_total')
+const OSCILLATIONS = ix('hyst_oscillations_total')
+const SWITCH_RATE = ix('hyst_switches_per_second')
+const OSC_RATE = ix('hyst_oscillations_per_second')
+
+/**
+ * Presence bits a window needs for a sample of each family: tracker
+ * families need a tracker, filter families a filter, and the switch age a
+ * first switch (it has no value before).
+ */
+export const REQUIRES: Uint8Array = Uint8Array.from(WINDOW_FAMILIES, (f, i) =>
+  i === SWITCH_AGE ? HAS_FILTER | HAS_SWITCH_AGE : f.scope === 'window' ? HAS_TRACKER : HAS_FILTER,
+)
+
+/** Counter slots whose source may go backwards (a tracker reset or replaced): 0..4 in `carry`. */
+const C_DEGRADATIONS = 0
+const C_INVALID = 1
+const C_CLAMPED = 2
+const C_SWITCHES = 3
+const C_OSCILLATIONS = 4
+
+/** One window as the collector knows it, kept across scrapes. */
+class WindowRecord implements WindowLabels {
+  readonly label: Uint8Array
+  readonly labels: Readonly<Record<string, string>>
+  /** The source that owns the id: `null` for `update()` (push), else the tracked source. */
+  owner: object | null = null
+  /** Scrape in which the record was last read. */
+  generation = -1
+  present = 0
+  /** The latest values, in {@link WINDOW_FAMILIES} order. */
+  readonly values = new Float64Array(F)
+  /** Per counter: the total carried over restarts, then the last raw value. */
+  private readonly carry = new Float64Array(10)
+
+  constructor(readonly id: string) {
+    this.label = utf8(`${WINDOW_LABEL}="${escapeLabelValue(id)}"`)
+    this.labels = Object.freeze({ [WINDOW_LABEL]: id })
+  }
+
+  /**
+   * A counter fed from a source that may go backwards: a decrease is read
+   * as a restart and the value before it is carried, so the exported value
+   * never decreases.
+   */
+  private monotonic(slot: number, total: number): number {
+    const c = this.carry
+    const last = c[slot * 2 + 1] as number
+    if (total < last) c[slot * 2] = (c[slot * 2] as number) + last
+    c[slot * 2 + 1] = total
+    return (c[slot * 2] as number) + total
+  }
+
+  readTracker(t: StabilityTracker): void {
+    const v = this.values
+    this.present |= HAS_TRACKER
+    v[SCORE] = t.stabilityScore()
+    v[EMA] = t.stabilityScoreEma()
+    v[PER_HOUR] = t.degradationEventsPerHour()
+    v[MODE] = MODE_TO_NUMERIC[t.recommendMode()]
+    v[STABLE] = t.stableTicks
+    v[COOLDOWN] = t.cooldownRemaining
+    v[DEGRADATIONS] = this.monotonic(C_DEGRADATIONS, t.totalDegradations)
+    v[INVALID] = this.monotonic(C_INVALID, t.invalidSamples)
+    v[CLAMPED] = this.monotonic(C_CLAMPED, t.clampedSamples)
+  }
+
+  readFilter(h: Hysteresis): void {
+    // getMetrics() is the filter's one public reading of its counters; it reads the clock only after a switch.
+    const m = h.getMetrics()
+    const v = this.values
+    this.present |= HAS_FILTER
+    v[EFFECTIVE] = MODE_TO_NUMERIC[m.effectiveMode]
+    v[DESIRED] = MODE_TO_NUMERIC[m.desiredMode]
+    v[DWELL] = m.dwellCounter
+    if (m.lastSwitchAge === null) this.present &= ~HAS_SWITCH_AGE
+    else {
+      this.present |= HAS_SWITCH_AGE
+      v[SWITCH_AGE] = m.lastSwitchAge
+    }
+    v[SWITCHES] = this.monotonic(C_SWITCHES, m.switchCount)
+    v[OSCILLATIONS] = this.monotonic(C_OSCILLATIONS, m.oscCount)
+    v[SWITCH_RATE] = m.switchRatePerSec
+    v[OSC_RATE] = m.oscillationRatePerSec
+  }
+}
+
+/** A pull source: one tracker (and filter) read at scrape time. */
+interface SingleSource {
+  readonly id: string
+  readonly tracker: StabilityTracker | null
+  readonly filter: Hysteresis | null
+}
+
+/** Exporter-wide totals the exporter-scope families show. */
+interface Totals {
+  readonly windows: number
+  readonly rejected: Readonly<Record<RejectionReason, number>>
+  readonly evicted: number
+}
+
+/**
+ * How each exporter-scope family reads the totals. Keyed by the suffixes of
+ * the families whose `scope` is `exporter`: a new such family in `FAMILIES`
+ * is a type error here until it says what it exports.
+ */
+const EXPORTER_SAMPLES: Record<ExporterFamilySuffix, (t: Totals) => ExporterSample[]> = {
+  windows: (t) => [{ labels: [], value: t.windows }],
+  windows_rejected_total: (t) => REASONS.map((reason) => ({ labels: [[REASON_LABEL, reason]], value: t.rejected[reason] })),
+  windows_evicted_total: (t) => [{ labels: [], value: t.evicted }],
+}
+
+/**
+ * Reads every source once per scrape into a {@link StabilitySnapshot}.
+ * Push (`update()`, a copy of a tracker now) and pull (`track()`, read at
+ * scrape time) fill the same table of windows, keyed by id: one id, one
+ * owner; a second source claiming it is refused and counted as a duplicate,
+ * once per scrape.
+ */
+export class StabilityCollector {
+  private readonly records = new Map<string, WindowRecord>()
+  private readonly singles = new Map<string, SingleSource>()
+  private readonly registries = new Set<StabilityWindows>()
+  private readonly rejected: Record<RejectionReason, number> = { invalid_id: 0, capacity: 0, duplicate: 0 }
+  /** Rejections and evictions of registries no longer tracked, so the totals never decrease. */
+  private readonly registryCarry = { invalid_id: 0, capacity: 0, evicted: 0 }
+  private pushedCount = 0
+  private generation = 0
+
+  constructor(readonly maxWindows: number) {}
+
+  /** Window ids refused so far, by reason (a copy). */
+  get rejections(): Readonly<Record<RejectionReason, number>> {
+    return { ...this.rejected }
+  }
+
+  /** Push: the record of window `windowId`, created if the id is valid and there is room; `undefined` (counted) otherwise. */
+  pushRecord(windowId: string): WindowRecord | undefined {
+    const existing = this.records.get(windowId)
+    if (existing?.owner === null) return existing
+    if (windowIdProblem(windowId) !== null) {
+      this.rejected.invalid_id++
+      return undefined
+    }
+    if (existing !== undefined) {
+      // A tracked source owns the id: pushing it too would export it twice.
+      this.rejected.duplicate++
+      return undefined
+    }
+    if (this.pushedCount >= this.maxWindows) {
+      this.rejected.capacity++
+      return undefined
+    }
+    const record = new WindowRecord(windowId)
+    this.records.set(windowId, record)
+    this.pushedCount++
+    return record
+  }
+
+  update(windowId: string, tracker: StabilityTracker): boolean {
+    const record = this.pushRecord(windowId)
+    if (record === undefined) return false
+    record.readTracker(tracker)
+    return true
+  }
+
+  updateHysteresis(windowId: string, hysteresis: Hysteresis): boolean {
+    const record = this.pushRecord(windowId)
+    if (record === undefined) return false
+    record.readFilter(hysteresis)
+    return true
+  }
+
+  trackWindows(windows: StabilityWindows): () => void {
+    this.registries.add(windows)
+    return () => {
+      if (!this.registries.delete(windows)) return
+      const r = windows.rejections
+      this.registryCarry.invalid_id += r.invalidId
+      this.registryCarry.capacity += r.capacity
+      this.registryCarry.evicted += windows.evicted
+    }
+  }
+
+  trackSingle(windowId: string, tracker: StabilityTracker | null, filter: Hysteresis | null): () => void {
+    const entry: SingleSource = { id: windowId, tracker, filter }
+    this.singles.set(windowId, entry)
+    return () => {
+      if (this.singles.get(windowId) === entry) this.singles.delete(windowId)
+    }
+  }
+
+  remove(windowId: string): boolean {
+    const record = this.records.get(windowId)
+    const pushed = record?.owner === null
+    if (pushed) {
+      this.records.delete(windowId)
+      this.pushedCount--
+    }
+    return this.singles.delete(windowId) || pushed
+  }
+
+  clear(): void {
+    this.records.clear()
+    this.singles.clear()
+    this.registries.clear()
+    this.pushedCount = 0
+  }
+
+  /**
+   * Reads every source once into a snapshot: pushed windows, then single
+   * sources, then registries (each swept for idle windows first). One
+   * allocation per scrape for the values, none per window.
+   */
+  collect(): StabilitySnapshot {
+    const generation = ++this.generation
+    const windows: WindowRecord[] = []
+    for (const record of this.records.values()) {
+      if (record.owner !== null) continue
+      record.generation = generation
+      windows.push(record)
+    }
+    const claim = (id: string, owner: object): WindowRecord | undefined => {
+      let record = this.records.get(id)
+      if (record === undefined) {
+        record = new WindowRecord(id)
+        this.records.set(id, record)
+      } else if (record.owner === null || record.generation === generation) {
+        this.rejected.duplicate++
+        return undefined
+      }
+      record.owner = owner
+      record.generation = generation
+      record.present = 0
+      windows.push(record)
+      return record
+    }
+    for (const single of this.singles.values()) {
+      const record = claim(single.id, single)
+      if (record === undefined) continue
+      if (single.tracker !== null) record.readTracker(single.tracker)
+      if (single.filter !== null) record.readFilter(single.filter)
+    }
+    let invalid = this.registryCarry.invalid_id
+    let capacity = this.registryCarry.capacity
+    let evicted = this.registryCarry.evicted
+    for (const registry of this.registries) {
+      registry.sweep()
+      for (const w of registry) {
+        const record = claim(w.id, registry)
+        if (record === undefined) continue
+        record.readTracker(w.tracker)
+        if (w.hysteresis !== null) record.readFilter(w.hysteresis)
+      }
+      const r = registry.rejections
+      invalid += r.invalidId
+      capacity += r.capacity
+      evicted += registry.evicted
+    }
+    // A window that left its source stops being exported; if its id comes back, its counters restart.
+    for (const [id, record] of this.records) if (record.owner !== null && record.generation !== generation) this.records.delete(id)
+
+    const size = windows.length
+    const values = new Float64Array(size * F)
+    const present = new Uint8Array(size)
+    for (let i = 0; i < size; i++) {
+      const record = windows[i] as WindowRecord
+      values.set(record.values, i * F)
+      present[i] = record.present
+    }
+    const totals: Totals = {
+      windows: size,
+      rejected: { invalid_id: this.rejected.invalid_id + invalid, capacity: this.rejected.capacity + capacity, duplicate: this.rejected.duplicate },
+      evicted,
+    }
+    return {
+      size,
+      windows,
+      present,
+      values,
+      windowFamilies: WINDOW_FAMILIES,
+      exporterFamilies: EXPORTER_FAMILIES.map((spec: FamilySpec) => ({ spec, samples: EXPORTER_SAMPLES[spec.suffix as ExporterFamilySuffix](totals) })),
+    }
+  }
+}
