@@ -3,7 +3,8 @@ import { env, getRuntimeKey } from 'hono/adapter'
 import { compress } from 'hono/compress'
 import { routePath } from 'hono/route'
 import { authMiddleware, checkAuth, type Guard, type MetricsAuth } from './auth.js'
-import { InvalidTextError, MixedFormatsError, SourceTimeoutError, collect, isMetricsSource, type MetricsSource } from './source.js'
+import { FamilyConflictError } from './merge.js'
+import { InvalidTextError, MixedFormatsError, SourceTimeoutError, checkSources, collect, isMetricsSource, negotiateFormat, responseBody, type Collected, type ExpositionFormat, type MetricsSource } from './source.js'
 
 /** The feature flag the routes read by default. */
 export const METRICS_FLAG = 'AURIS_METRICS_EXP'
@@ -114,6 +115,7 @@ export function metricsRoutes(options: MetricsRoutesOptions): Hono {
   for (const [i, source] of sources.entries()) {
     if (!isMetricsSource(source)) throw new RangeError(`metricsRoutes: sources[${String(i)}] is not a metrics source (it needs a string "contentType" and a "metrics()" method)`)
   }
+  checkSources(sources)
   const timeoutMs = options.timeoutMs ?? 5000
   if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || timeoutMs > 600_000) {
     throw new RangeError(`metricsRoutes: option "timeoutMs" must be a number in (0, 600000]; got ${String(timeoutMs)}`)
@@ -181,17 +183,18 @@ export function metricsRoutes(options: MetricsRoutesOptions): Hono {
     app.use('*', (c: Context, next) => (/\b(gzip|deflate)\b/i.test(c.req.header('Accept-Encoding') ?? '') ? gzip(c, next) : next()))
   }
 
-  let cached: { at: number; result: Promise<{ contentType: string; body: string | Uint8Array }> } | undefined
-  /** The sources' exposition, rendered anew unless a render younger than maxAgeMs exists (or is in flight). */
-  const exposition = (): Promise<{ contentType: string; body: string | Uint8Array }> => {
-    if (maxAgeMs === 0) return collect(sources, timeoutMs)
+  const cache = new Map<ExpositionFormat, { at: number; result: Promise<Collected> }>()
+  /** The sources' exposition in `format`, rendered anew unless a render younger than maxAgeMs exists (or is in flight). */
+  const exposition = (format: ExpositionFormat): Promise<Collected> => {
+    if (maxAgeMs === 0) return collect(sources, timeoutMs, format)
     const now = Date.now()
+    const cached = cache.get(format)
     if (cached !== undefined && now - cached.at <= maxAgeMs) return cached.result
-    const entry = { at: now, result: collect(sources, timeoutMs) }
-    cached = entry
+    const entry = { at: now, result: collect(sources, timeoutMs, format) }
+    cache.set(format, entry)
     // A failure is never served from the cache.
     entry.result.catch(() => {
-      if (cached === entry) cached = undefined
+      if (cache.get(format) === entry) cache.delete(format)
     })
     return entry.result
   }
@@ -200,17 +203,17 @@ export function metricsRoutes(options: MetricsRoutesOptions): Hono {
     c.header('Cache-Control', 'no-store')
     if (!isEnabled(c)) return c.json({ detail: DISABLED_DETAIL }, 503)
     try {
-      const { contentType, body } = await exposition()
-      const headers: Record<string, string> = { 'Content-Type': contentType }
+      const { contentType, body, length: bytes } = await exposition(negotiateFormat(c.req.header('Accept')))
+      const headers: Record<string, string> = { 'Content-Type': contentType, Vary: 'Accept' }
       // A short body gets its length, which is what tells the compress middleware to leave it alone;
       // a long one skips measuring (it would mean encoding megabytes twice).
-      const length = typeof body === 'string' ? (threshold !== false && body.length < threshold ? utf8Length(body) : undefined) : body.byteLength
+      const length = typeof body === 'string' ? (threshold !== false && body.length < threshold ? utf8Length(body) : undefined) : (bytes ?? (body as Uint8Array).byteLength)
       if (length !== undefined) headers['Content-Length'] = String(length)
-      return c.body(typeof body === 'string' ? body : (body as Uint8Array<ArrayBuffer>), 200, headers)
+      return c.body(responseBody(body), 200, headers)
     } catch (error) {
       onError(error, c)
       if (error instanceof SourceTimeoutError) return c.text(`${error.message}\n`, 504)
-      if (error instanceof MixedFormatsError || error instanceof InvalidTextError) return c.text(`${error.message}\n`, 500)
+      if (error instanceof MixedFormatsError || error instanceof InvalidTextError || error instanceof FamilyConflictError) return c.text(`${error.message}\n`, 500)
       return c.text('metrics source failed; see the server log\n', 500)
     }
   }

@@ -263,78 +263,188 @@ export class StabilityCollector {
   }
 
   /**
-   * Reads every source once into a snapshot: pushed windows, then single
-   * sources, then registries (each swept for idle windows first). One
-   * allocation per scrape for the values, none per window.
+   * Reads every source once into a snapshot, in one go: pushed windows,
+   * then single sources, then registries (each swept for idle windows first).
    */
   collect(): StabilitySnapshot {
-    const generation = ++this.generation
-    const windows: WindowRecord[] = []
-    for (const record of this.records.values()) {
-      if (record.owner !== null) continue
-      record.generation = generation
-      windows.push(record)
+    const collection = this.begin()
+    collection.step(Infinity)
+    return collection.finish()
+  }
+
+  /**
+   * Starts reading the sources in steps ({@link Collection.step}), so a
+   * caller can yield to the event loop between steps when there are many
+   * windows. Each window is still read once, at one moment; windows that
+   * appear after a registry was listed wait for the next scrape.
+   */
+  begin(): Collection {
+    return new Collection(
+      this,
+      ++this.generation,
+      this.records,
+      [...this.singles.values()],
+      [...this.registries],
+    )
+  }
+
+  /** @internal */
+  claim(id: string, owner: object, generation: number): WindowRecord | undefined {
+    let record = this.records.get(id)
+    if (record === undefined) {
+      record = new WindowRecord(id)
+      this.records.set(id, record)
+    } else if (record.owner === null || record.generation === generation) {
+      this.rejected.duplicate++
+      return undefined
     }
-    const claim = (id: string, owner: object): WindowRecord | undefined => {
-      let record = this.records.get(id)
-      if (record === undefined) {
-        record = new WindowRecord(id)
-        this.records.set(id, record)
-      } else if (record.owner === null || record.generation === generation) {
-        this.rejected.duplicate++
-        return undefined
-      }
-      record.owner = owner
-      record.generation = generation
-      record.present = 0
-      windows.push(record)
-      return record
-    }
-    for (const single of this.singles.values()) {
-      const record = claim(single.id, single)
-      if (record === undefined) continue
-      if (single.tracker !== null) record.readTracker(single.tracker)
-      if (single.filter !== null) record.readFilter(single.filter)
-    }
+    record.owner = owner
+    record.generation = generation
+    record.present = 0
+    return record
+  }
+
+  /** @internal */
+  totals(size: number, registries: readonly StabilityWindows[]): Totals {
     let invalid = this.registryCarry.invalid_id
     let capacity = this.registryCarry.capacity
     let evicted = this.registryCarry.evicted
-    for (const registry of this.registries) {
-      registry.sweep()
-      for (const w of registry) {
-        const record = claim(w.id, registry)
-        if (record === undefined) continue
-        record.readTracker(w.tracker)
-        if (w.hysteresis !== null) record.readFilter(w.hysteresis)
-      }
+    for (const registry of registries) {
+      if (!this.registries.has(registry)) continue
       const r = registry.rejections
       invalid += r.invalidId
       capacity += r.capacity
       evicted += registry.evicted
     }
-    // A window that left its source stops being exported; if its id comes back, its counters restart.
-    for (const [id, record] of this.records) if (record.owner !== null && record.generation !== generation) this.records.delete(id)
-
-    const size = windows.length
-    const values = new Float64Array(size * F)
-    const present = new Uint8Array(size)
-    for (let i = 0; i < size; i++) {
-      const record = windows[i] as WindowRecord
-      values.set(record.values, i * F)
-      present[i] = record.present
-    }
-    const totals: Totals = {
+    return {
       windows: size,
       rejected: { invalid_id: this.rejected.invalid_id + invalid, capacity: this.rejected.capacity + capacity, duplicate: this.rejected.duplicate },
       evicted,
     }
+  }
+}
+
+/** Windows read between two clock checks of a step. */
+const CHECK_EVERY = 256
+
+/** One scrape's reading of the sources, in resumable steps. */
+export class Collection {
+  private readonly windows: WindowRecord[] = []
+  private values = new Float64Array(F * 64)
+  private present = new Uint8Array(64)
+  private phase = 0
+  private readonly pushed: Iterator<WindowRecord>
+  private stale: Iterator<[string, WindowRecord]> | null = null
+  private registry = 0
+  private ids: string[] | null = null
+  private next = 0
+
+  constructor(
+    private readonly collector: StabilityCollector,
+    private readonly generation: number,
+    private readonly records: Map<string, WindowRecord>,
+    private readonly singles: readonly SingleSource[],
+    private readonly registries: readonly StabilityWindows[],
+  ) {
+    this.pushed = records.values()
+  }
+
+  /** Reads sources until `deadline` (a `Date.now()` value) or the end; returns whether it is done. */
+  step(deadline: number): boolean {
+    let budget = CHECK_EVERY
+    const overdue = (): boolean => {
+      if (--budget > 0) return false
+      budget = CHECK_EVERY
+      return Date.now() >= deadline
+    }
+    if (this.phase === 0) {
+      for (;;) {
+        const r = this.pushed.next()
+        if (r.done === true) break
+        const record = r.value
+        if (record.owner !== null) continue
+        record.generation = this.generation
+        this.add(record)
+        if (overdue()) return false
+      }
+      for (const single of this.singles) {
+        const record = this.collector.claim(single.id, single, this.generation)
+        if (record === undefined) continue
+        if (single.tracker !== null) record.readTracker(single.tracker)
+        if (single.filter !== null) record.readFilter(single.filter)
+        this.add(record)
+      }
+      this.phase = 1
+    }
+    if (this.phase === 1) {
+      while (this.registry < this.registries.length) {
+        const registry = this.registries[this.registry] as StabilityWindows
+        if (this.ids === null) {
+          registry.sweep()
+          this.ids = registry.ids()
+          this.next = 0
+        }
+        const ids = this.ids
+        while (this.next < ids.length) {
+          const w = registry.get(ids[this.next++] as string)
+          if (w !== undefined) {
+            const record = this.collector.claim(w.id, registry, this.generation)
+            if (record !== undefined) {
+              record.readTracker(w.tracker)
+              if (w.hysteresis !== null) record.readFilter(w.hysteresis)
+              this.add(record)
+            }
+          }
+          if (overdue()) return false
+        }
+        this.ids = null
+        this.registry++
+      }
+      this.phase = 2
+      this.stale = this.records.entries()
+    }
+    if (this.phase === 2) {
+      // A window that left its source stops being exported; if its id comes back, its counters restart.
+      const stale = this.stale as Iterator<[string, WindowRecord]>
+      for (;;) {
+        const r = stale.next()
+        if (r.done === true) break
+        const [id, record] = r.value
+        if (record.owner !== null && record.generation < this.generation) this.records.delete(id)
+        if (overdue()) return false
+      }
+      this.phase = 3
+    }
+    return true
+  }
+
+  /** The snapshot, once {@link Collection.step} answered true. */
+  finish(): StabilitySnapshot {
+    const size = this.windows.length
+    const totals = this.collector.totals(size, this.registries)
     return {
       size,
-      windows,
-      present,
-      values,
+      windows: this.windows,
+      present: this.present.subarray(0, size),
+      values: this.values.subarray(0, size * F),
       windowFamilies: WINDOW_FAMILIES,
       exporterFamilies: EXPORTER_FAMILIES.map((spec: FamilySpec) => ({ spec, samples: EXPORTER_SAMPLES[spec.suffix as ExporterFamilySuffix](totals) })),
     }
+  }
+
+  /** Appends a record's current values to the snapshot. */
+  private add(record: WindowRecord): void {
+    const i = this.windows.length
+    if (i === this.present.length) {
+      const present = new Uint8Array(i * 2)
+      present.set(this.present)
+      this.present = present
+      const values = new Float64Array(i * 2 * F)
+      values.set(this.values)
+      this.values = values
+    }
+    this.windows.push(record)
+    this.present[i] = record.present
+    this.values.set(record.values, i * F)
   }
 }

@@ -162,7 +162,7 @@ export class StabilityExporter {
     const layout = this.layout(format)
     return renderSliced(
       layout,
-      () => this.collector.collect(),
+      () => this.collector.begin(),
       () => this.takeWriter(),
       (w) => {
         this.idleWriter = w

@@ -1,4 +1,4 @@
-import { REQUIRES } from './collector.js'
+import { REQUIRES, type Collection } from './collector.js'
 import { escapeHelp, escapeLabelValue } from './format.js'
 import { REASON_LABEL, WINDOW_LABEL, type FamilySpec } from './names.js'
 import type { StabilitySnapshot } from './snapshot.js'
@@ -240,17 +240,22 @@ const yieldToLoop = (): Promise<void> =>
   })
 
 /**
- * The exposition as UTF-8 chunks, rendered in slices of at most
+ * The exposition as UTF-8 chunks, read and rendered in slices of about
  * {@link SLICE_MS} ms that yield to the event loop (a macrotask) in
  * between: timers, I/O and the FAB loop keep running during a large
- * scrape, and a consumer that stops iterating (a timeout) stops the render.
- * The snapshot is taken at the first `next()`.
+ * scrape, and a consumer that stops iterating (a timeout) stops the work.
+ * The sources are read from the first `next()` on.
  */
-export async function* renderSliced(layout: ExpositionLayout, snapshot: () => StabilitySnapshot, writer: () => ChunkWriter, release: (w: ChunkWriter) => void): AsyncGenerator<Uint8Array, void, undefined> {
+export async function* renderSliced(layout: ExpositionLayout, begin: () => Collection, writer: () => ChunkWriter, release: (w: ChunkWriter) => void): AsyncGenerator<Uint8Array, void, undefined> {
+  const collection = begin()
+  let sliceStart = Date.now()
+  while (!collection.step(sliceStart + SLICE_MS)) {
+    await yieldToLoop()
+    sliceStart = Date.now()
+  }
   const w = writer()
   try {
-    let sliceStart = Date.now()
-    const renderer = new SnapshotRenderer(layout, snapshot())
+    const renderer = new SnapshotRenderer(layout, collection.finish())
     let sliceBytes = 0
     for (;;) {
       const ended = renderer.step(w)
