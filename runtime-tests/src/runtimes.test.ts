@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -83,15 +83,20 @@ function runtimeProcess(command: string, args: string[], cwd?: string): Start {
   }
 }
 
-/** Bundles the worker with wrangler (nodejs_compat: prom-client's require() calls become imports) once. */
-let bundleDir: string | undefined
-function bundleWorker(): string {
-  if (bundleDir !== undefined) return bundleDir
+/** Bundles a worker with wrangler once per config (with nodejs_compat, prom-client's require() calls become imports). */
+const bundleDirs = new Map<string, string>()
+/** Bundle sizes, for the report: the worker with nodejs_compat and prom-client, and the edge one without either. */
+const bundleSizes: Record<string, number> = {}
+function bundleWorker(config: string): string {
+  const done = bundleDirs.get(config)
+  if (done !== undefined) return done
   const out = mkdtempSync(join(tmpdir(), 'auris-worker-'))
   const wrangler = join(runtimes, 'wrangler', 'bin', 'wrangler.js')
-  const run = spawnSyncChecked(process.execPath, [wrangler, 'deploy', '--dry-run', '--outdir', out, '--config', join(fixtures, 'wrangler.toml')], fixtures)
-  if (!readdirSync(out).some((f) => f.endsWith('.js'))) throw new Error(`wrangler produced no bundle:\n${run}`)
-  bundleDir = out
+  const run = spawnSyncChecked(process.execPath, [wrangler, 'deploy', '--dry-run', '--outdir', out, '--config', join(fixtures, config)], fixtures)
+  const main = readdirSync(out).find((f) => f.endsWith('.js'))
+  if (main === undefined) throw new Error(`wrangler produced no bundle:\n${run}`)
+  bundleSizes[config] = statSync(join(out, main)).size
+  bundleDirs.set(config, out)
   return out
 }
 
@@ -102,8 +107,10 @@ function spawnSyncChecked(command: string, args: string[], cwd: string): string 
   return output
 }
 
-const workerd: Start = async (flag) => {
-  const dir = bundleWorker()
+const workerd =
+  (config: string, compatibilityFlags: string[]): Start =>
+  async (flag) => {
+  const dir = bundleWorker(config)
   // Loaded from the runtimes install (not a workspace dependency), so typed by hand.
   const { Miniflare } = (await import(join(runtimes, 'miniflare', 'dist', 'src', 'index.js'))) as {
     Miniflare: new (options: Record<string, unknown>) => { ready: Promise<URL>; dispose(): Promise<void> }
@@ -115,14 +122,14 @@ const workerd: Start = async (flag) => {
     modulesRoot: dir,
     scriptPath: join(dir, main),
     compatibilityDate: '2026-04-01',
-    compatibilityFlags: ['nodejs_compat'],
+    compatibilityFlags,
     bindings: { AURIS_METRICS_EXP: flag, METRICS_TOKEN: TOKEN },
     host: '127.0.0.1',
     port,
   })
   const url = (await mf.ready).toString().replace(/\/$/, '')
   return { url, stop: () => mf.dispose() }
-}
+  }
 
 const RUNTIMES: [string, Start][] = [
   ['Node 20 (this machine)', runtimeProcess(process.execPath, [join(fixtures, 'node.mjs')])],
@@ -130,12 +137,14 @@ const RUNTIMES: [string, Start][] = [
   ['Node 24', runtimeProcess(join(runtimes, 'node24', 'bin', 'node'), [join(fixtures, 'node.mjs')])],
   ['Bun 1.4', runtimeProcess(join(runtimes, 'bun', 'bin', 'bun.exe'), ['run', join(fixtures, 'bun.ts')])],
   ['Deno 2.9', runtimeProcess(join(runtimes, 'deno', 'deno'), ['run', '--allow-net', '--allow-env', '--allow-read', '--allow-sys', join(fixtures, 'deno.ts')])],
-  ['Cloudflare workerd (miniflare)', workerd],
+  ['Cloudflare workerd (miniflare)', workerd('wrangler.toml', ['nodejs_compat'])],
+  ['Cloudflare workerd without nodejs_compat (miniflare)', workerd('wrangler-edge.toml', [])],
 ]
 
 afterAll(() => {
-  if (bundleDir !== undefined) rmSync(bundleDir, { recursive: true, force: true })
+  for (const dir of bundleDirs.values()) rmSync(dir, { recursive: true, force: true })
   const lines = Object.entries(throughput).map(([name, rps]) => `  ${name}: ${rps.toFixed(0)} scrapes/s (one client, sequential)`)
+  for (const [config, bytes] of Object.entries(bundleSizes)) lines.push(`  worker bundle (${config}): ${String(bytes)} bytes`)
   writeFileSync(join(root, 'throughput.txt'), `${lines.join('\n')}\n`)
   console.log(`runtime throughput:\n${lines.join('\n')}`)
 })
@@ -194,6 +203,26 @@ describe.each(RUNTIMES)('%s', (name, start) => {
       expect(await res.json()).toEqual({ detail: 'Metrics disabled (set AURIS_METRICS_EXP=on to enable)' })
       const health = await (await fetch(`${server.url}/metrics/exp/health`)).json()
       expect(health).toEqual({ status: 'disabled', feature_flag: 'AURIS_METRICS_EXP', flag_value: 'off', endpoint: null })
+    } finally {
+      await server.stop()
+    }
+  }, 120_000)
+})
+
+describe('Cloudflare workerd without nodejs_compat', () => {
+  it('bundles no prom-client, and serves OpenMetrics to a scraper that asks for it', async () => {
+    const dir = bundleWorker('wrangler-edge.toml')
+    const code = readFileSync(join(dir, readdirSync(dir).find((f) => f.endsWith('.js')) as string), 'utf8')
+    // esbuild marks each bundled module with its path: prom-client's would show as node_modules/prom-client/lib/….
+    expect(code.includes('node_modules/prom-client/')).toBe(false)
+    expect(/from "node:|require\("node:/.test(code)).toBe(false)
+    const server = await workerd('wrangler-edge.toml', [])('on')
+    try {
+      const res = await fetch(`${server.url}/metrics/exp`, { headers: { Accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' } })
+      expect(res.headers.get('content-type')).toBe('application/openmetrics-text; version=1.0.0; charset=utf-8')
+      const body = await res.text()
+      expect(body.split('\n')).toContain('atlas_degradation_count_total{window_id="global"} 2')
+      expect(body.endsWith('\n# EOF\n')).toBe(true)
     } finally {
       await server.stop()
     }

@@ -10,6 +10,7 @@
  */
 import { Counter, Gauge, Registry, type Aggregator, type MetricObjectWithValues, type MetricValue, type RegistryContentType } from 'prom-client'
 import { StabilityExporter, resolveExporterOptions, type StabilityExporterOptions } from './exporter.js'
+import { isMetricsEnabled, type SetupOptions } from './setup.js'
 import { FAMILIES, REASON_LABEL, WINDOW_FAMILIES, WINDOW_LABEL, type FamilySpec } from './names.js'
 import { REQUIRES } from './collector.js'
 import type { StabilitySnapshot } from './snapshot.js'
@@ -230,3 +231,38 @@ export function existingExporter(registry: Registry<RegistryContentType>, prefix
   return registrations.get(registry)?.get(prefix)
 }
 
+
+/** Options of the adapter's {@link setupPrometheusMetrics}. */
+export interface PromClientSetupOptions extends SetupOptions {
+  /** prom-client registry to register on. Default: a new one per prefix. */
+  registry?: Registry<RegistryContentType>
+}
+
+const defaults = new Map<string, PromClientStabilityExporter>()
+
+/**
+ * Behind `AURIS_METRICS_EXP`, like `@auris/prom-exporter/setup`'s, but on a
+ * prom-client registry: `null` (nothing registered) while the flag is off;
+ * else the exporter registered on `registry` with that prefix, created once.
+ *
+ * @example
+ * ```ts
+ * import { register } from 'prom-client'
+ * const exporter = await setupPrometheusMetrics({ registry: register })
+ * exporter?.track(windows)
+ * ```
+ */
+export async function setupPrometheusMetrics(options: PromClientSetupOptions = {}): Promise<StabilityExporter | null> {
+  const { env, registry, ...exporterOptions } = options
+  if (!isMetricsEnabled(env)) return null
+  const prefix = exporterOptions.prefix ?? 'atlas_'
+  if (registry === undefined) {
+    let exporter = defaults.get(prefix)
+    if (exporter === undefined) {
+      exporter = createStabilityExporter(exporterOptions)
+      defaults.set(prefix, exporter)
+    }
+    return exporter
+  }
+  return Promise.resolve(existingExporter(registry, prefix) ?? createStabilityExporter({ ...exporterOptions, registry }))
+}
