@@ -2,7 +2,6 @@ import { MODE_TO_NUMERIC, StabilityTracker, StabilityWindows, Hysteresis, window
 import { escapeLabelValue } from './format.js'
 import { EXPORTER_FAMILIES, REASON_LABEL, WINDOW_FAMILIES, WINDOW_LABEL, type ExporterFamilySuffix, type FamilySpec } from './names.js'
 import { HAS_FILTER, HAS_SWITCH_AGE, HAS_TRACKER, type ExporterSample, type StabilitySnapshot, type WindowLabels } from './snapshot.js'
-import { utf8 } from './writer.js'
 
 /** Why a window id was turned away. */
 export type RejectionReason = 'invalid_id' | 'capacity' | 'duplicate'
@@ -76,21 +75,24 @@ const C_OSCILLATIONS = 4
 
 /** One window as the collector knows it, kept across scrapes. */
 class WindowRecord implements WindowLabels {
-  readonly label: Uint8Array
+  /** `window_id="…"`, escaped: encoded into the scrape's label buffer. */
+  readonly labelText: string
   readonly labels: Readonly<Record<string, string>>
   /** The source that owns the id: `null` for `update()` (push), else the tracked source. */
   owner: object | null = null
   /** Scrape in which the record was last read. */
   generation = -1
   present = 0
+  // Plain arrays, not typed arrays: a typed array per window is a buffer per window for the
+  // garbage collector to track, and its pauses grew past 200 ms at 100,000 windows.
   /** The latest values, in {@link WINDOW_FAMILIES} order. */
-  readonly values = new Float64Array(F)
+  readonly values: number[] = new Array<number>(F).fill(0)
   /** Per counter: the total carried over restarts, then the last raw value. */
-  private readonly carry = new Float64Array(10)
+  private readonly carry: number[] = new Array<number>(10).fill(0)
 
   constructor(readonly id: string) {
-    this.label = utf8(`${WINDOW_LABEL}="${escapeLabelValue(id)}"`)
-    this.labels = Object.freeze({ [WINDOW_LABEL]: id })
+    this.labelText = `${WINDOW_LABEL}="${escapeLabelValue(id)}"`
+    this.labels = { [WINDOW_LABEL]: id }
   }
 
   /**
@@ -279,7 +281,11 @@ export class StabilityCollector {
    * appear after a registry was listed wait for the next scrape.
    */
   begin(): Collection {
+    // Sized for every window the sources hold now: no regrowth (and copies of megabytes) during the scrape.
+    let bound = this.pushedCount + this.singles.size
+    for (const w of this.registries) bound += w.size
     return new Collection(
+      bound,
       this,
       ++this.generation,
       this.records,
@@ -324,14 +330,19 @@ export class StabilityCollector {
   }
 }
 
+const encoder = new TextEncoder()
+
 /** Windows read between two clock checks of a step. */
 const CHECK_EVERY = 256
 
 /** One scrape's reading of the sources, in resumable steps. */
 export class Collection {
   private readonly windows: WindowRecord[] = []
-  private values = new Float64Array(F * 64)
-  private present = new Uint8Array(64)
+  private values: Float64Array
+  private present: Uint8Array
+  private labelBytes: Uint8Array
+  private labelEnds: Uint32Array
+  private labelAt = 0
   private phase = 0
   private readonly pushed: Iterator<WindowRecord>
   private stale: Iterator<[string, WindowRecord]> | null = null
@@ -340,6 +351,7 @@ export class Collection {
   private next = 0
 
   constructor(
+    expected: number,
     private readonly collector: StabilityCollector,
     private readonly generation: number,
     private readonly records: Map<string, WindowRecord>,
@@ -347,6 +359,11 @@ export class Collection {
     private readonly registries: readonly StabilityWindows[],
   ) {
     this.pushed = records.values()
+    const capacity = Math.max(expected, 16)
+    this.values = new Float64Array(capacity * F)
+    this.present = new Uint8Array(capacity)
+    this.labelEnds = new Uint32Array(capacity)
+    this.labelBytes = new Uint8Array(capacity * 32)
   }
 
   /** Reads sources until `deadline` (a `Date.now()` value) or the end; returns whether it is done. */
@@ -425,6 +442,8 @@ export class Collection {
     return {
       size,
       windows: this.windows,
+      labelBytes: this.labelBytes.subarray(0, this.labelAt),
+      labelEnds: this.labelEnds.subarray(0, size),
       present: this.present.subarray(0, size),
       values: this.values.subarray(0, size * F),
       windowFamilies: WINDOW_FAMILIES,
@@ -442,9 +461,23 @@ export class Collection {
       const values = new Float64Array(i * 2 * F)
       values.set(this.values)
       this.values = values
+      const ends = new Uint32Array(i * 2)
+      ends.set(this.labelEnds)
+      this.labelEnds = ends
     }
     this.windows.push(record)
     this.present[i] = record.present
-    this.values.set(record.values, i * F)
+    const v = record.values
+    const base = i * F
+    for (let f = 0; f < F; f++) this.values[base + f] = v[f] as number
+    const text = record.labelText
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    if (this.labelAt + text.length * 3 > this.labelBytes.length) {
+      const grown = new Uint8Array(Math.max(this.labelBytes.length * 2, this.labelAt + text.length * 3))
+      grown.set(this.labelBytes.subarray(0, this.labelAt))
+      this.labelBytes = grown
+    }
+    this.labelAt += encoder.encodeInto(text, this.labelBytes.subarray(this.labelAt)).written
+    this.labelEnds[i] = this.labelAt
   }
 }

@@ -171,7 +171,8 @@ export class SnapshotRenderer {
         const { start, end, required } = fam
         const present = snap.present
         const values = snap.values
-        const windows = snap.windows
+        const labels = snap.labelBytes
+        const ends = snap.labelEnds
         const stride = windowCount
         const size = snap.size
         let i = this.window
@@ -179,8 +180,9 @@ export class SnapshotRenderer {
         let at = w.len
         for (; i < size; i++) {
           if (((present[i] as number) & required) !== required) continue
-          const label = (windows[i] as { label: Uint8Array }).label
-          const need = start.length + label.length + end.length + 32
+          const from = i === 0 ? 0 : (ends[i - 1] as number)
+          const to = ends[i] as number
+          const need = start.length + (to - from) + end.length + 32
           if (at + need > buf.length) {
             w.len = at
             w.room(need)
@@ -188,7 +190,7 @@ export class SnapshotRenderer {
             at = w.len
           }
           at = copyInto(buf, at, start)
-          at = copyInto(buf, at, label)
+          for (let k = from; k < to; k++) buf[at++] = labels[k] as number
           at = copyInto(buf, at, end)
           at = writeValue(buf, at, values[i * stride + f] as number, om)
           if (at >= w.chunkLimit) {

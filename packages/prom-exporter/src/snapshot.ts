@@ -3,8 +3,6 @@ import type { FamilySpec } from './names.js'
 /** The label set of one window, made once per window and reused by every scrape. */
 export interface WindowLabels {
   readonly id: string
-  /** `window_id="…"`, escaped, as UTF-8: what every renderer copies. */
-  readonly label: Uint8Array
   /** `{ window_id: id }`, for consumers that want objects (the prom-client adapter). */
   readonly labels: Readonly<Record<string, string>>
 }
@@ -33,6 +31,14 @@ export interface StabilitySnapshot {
   /** Windows exported, in order. */
   readonly size: number
   readonly windows: readonly WindowLabels[]
+  /**
+   * The windows' labels, `window_id="…"` escaped, as UTF-8, one after the
+   * other in one buffer: window `i`'s are `labelBytes[labelEnds[i - 1] ?? 0 …
+   * labelEnds[i]]`. One buffer per scrape instead of one per window keeps the
+   * garbage collector's work (and its pauses) small at 100,000 windows.
+   */
+  readonly labelBytes: Uint8Array
+  readonly labelEnds: Uint32Array
   /** Per window, presence bits ({@link HAS_TRACKER}, {@link HAS_FILTER}, {@link HAS_SWITCH_AGE}). */
   readonly present: Uint8Array
   /** Window-major values: `values[i * windowFamilies.length + f]` is family `f` of window `i`. */
