@@ -191,6 +191,11 @@ function formatInto(buf, at, v) {
   return at
 }
 
+function copy(buf, at, src, from, to) {
+  for (let k = from; k < to; k++) buf[at++] = src[k]
+  return at
+}
+
 /**
  * The floor: what any renderer of these samples must do at least. Copies
  * the same line-start, label and line-end bytes and formats the same numbers
@@ -206,9 +211,9 @@ function floorRender(layout, snap, buf) {
       const from = i === 0 ? 0 : snap.labelEnds[i - 1]
       const to = snap.labelEnds[i]
       const labels = snap.labelBytes
-      for (let k = 0; k < start.length; k++) buf[at++] = start[k]
-      for (let k = from; k < to; k++) buf[at++] = labels[k]
-      for (let k = 0; k < end.length; k++) buf[at++] = end[k]
+      at = copy(buf, at, start, 0, start.length)
+      at = copy(buf, at, labels, from, to)
+      at = copy(buf, at, end, 0, end.length)
       at = formatInto(buf, at, snap.values[i * F + f])
     }
   }
