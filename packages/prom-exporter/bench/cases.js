@@ -239,20 +239,16 @@ for (const n of [1000, 10000]) {
         exporter.track(busyWindows(n))
         return { layout: exporter.layout(format), snap: exporter.snapshot() }
       }
-      CASES[`renderer-${format}-${labels}-${String(n)}`] = {
+      // Renderer and floor in one process, alternating sample by sample (mitata runs the two
+      // benches of one run back to back): on a shared, loaded machine, load drifts between
+      // processes, and a ratio is only meaningful between figures taken together.
+      CASES[`pair-${format}-${labels}-${String(n)}`] = {
         perTick: false,
-        setup: () => {
+        pair: () => {
           const { layout, snap } = setup()
           const writer = new ChunkWriter()
-          return () => do_not_optimize(ourRender(layout, snap, writer))
-        },
-      }
-      CASES[`floor-${format}-${labels}-${String(n)}`] = {
-        perTick: false,
-        setup: () => {
-          const { layout, snap } = setup()
           const buf = new Uint8Array(n * 17 * 200)
-          return () => do_not_optimize(floorRender(layout, snap, buf))
+          return { renderer: () => ourRender(layout, snap, writer), floor: () => floorRender(layout, snap, buf) }
         },
       }
     }
@@ -313,6 +309,24 @@ const name = process.argv[2]
 if (name !== undefined) {
   const c = CASES[name]
   if (c === undefined) throw new Error(`unknown case ${name}; known: ${Object.keys(CASES).join(', ')}`)
+  if (c.pair !== undefined) {
+    const { renderer, floor } = c.pair()
+    // Warm both, then alternate 400 timed samples of each.
+    for (let i = 0; i < 50; i++) do_not_optimize(renderer() + floor())
+    const a = []
+    const b = []
+    for (let i = 0; i < 400; i++) {
+      let t = process.hrtime.bigint()
+      do_not_optimize(renderer())
+      a.push(Number(process.hrtime.bigint() - t))
+      t = process.hrtime.bigint()
+      do_not_optimize(floor())
+      b.push(Number(process.hrtime.bigint() - t))
+    }
+    const median = (xs) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)]
+    console.log(JSON.stringify({ name, p50Ns: median(a), floorP50Ns: median(b), ratio: median(a) / median(b) }))
+    process.exit(0)
+  }
   bench(name, await c.setup())
   const { benchmarks } = await run({ format: 'quiet' })
   const stats = benchmarks[0]?.runs[0]?.stats
