@@ -201,7 +201,7 @@ describe('sliced sources', () => {
     const exporter = createStabilityExporter({ maxWindows: 100_000 })
     exporter.track(windows)
     const expected = exporter.renderBytes().length
-    const full = await mounted({ sources: exporter, compressThreshold: false }).request('/metrics/exp', {}, ON)
+    const full = await mounted({ sources: exporter, compressThreshold: false, timeoutMs: 60_000 }).request('/metrics/exp', {}, ON)
     expect(full.status).toBe(200)
     expect(full.headers.get('Content-Length')).toBe(String(expected))
     expect((await full.arrayBuffer()).byteLength).toBe(expected)
