@@ -85,13 +85,24 @@ export class ChunkWriter {
     this.len += b.length
   }
 
-  /** Moves the current chunk (a copy) to the finished list. */
+  /**
+   * Moves the current chunk to the finished list. A full chunk is handed
+   * over as it is (the writer takes a fresh buffer: no copy of the output);
+   * a short one, the end of a small exposition, is copied, so a scrape of
+   * a few lines does not cost a new chunk-sized buffer.
+   */
   seal(): void {
     if (this.len === 0) return
-    this.done.push(this.buf.slice(0, this.len))
+    const size = this.chunkLimit + LINE_ROOM
+    if (this.len >= this.chunkLimit / 4) {
+      this.done.push(this.buf.subarray(0, this.len))
+      this.buf = new Uint8Array(size)
+    } else {
+      this.done.push(this.buf.slice(0, this.len))
+      // A line that needed a larger buffer does not keep it.
+      if (this.buf.length > size) this.buf = new Uint8Array(size)
+    }
     this.len = 0
-    // A line that needed a larger buffer does not keep it.
-    if (this.buf.length > this.chunkLimit + LINE_ROOM) this.buf = new Uint8Array(this.chunkLimit + LINE_ROOM)
   }
 
   /** The chunks finished so far, handed out and forgotten. */
