@@ -4,7 +4,7 @@
 // per package. Catches a broken `exports` map, a missing `files` entry or a
 // `workspace:`/`catalog:` range that leaked into a published manifest.
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -45,6 +45,7 @@ const CALLS = {
     exporter.track(windows)
     const text = await exporter.metrics()
     assert(text.includes('atlas_degradation_count_total{window_id="global"} 1'), text.slice(0, 200))
+    assert(exporter.render('openmetrics').endsWith('# EOF\\n'), 'OpenMetrics')
     const setup = await import('@auris/prom-exporter/setup')
     assert((await setup.setupPrometheusMetrics({ env: {} })) === null, 'setup off gives null')
     const { readFileSync } = await import('node:fs')
@@ -53,6 +54,17 @@ const CALLS = {
     const dir = pkg.slice(0, -'package.json'.length)
     assert(readFileSync(dir + 'alerts/atlas-stability.rules.yml', 'utf8').includes('alert: StabilityLow'), 'rules file shipped')
     assert(JSON.parse(readFileSync(dir + 'dashboards/atlas-stability.json', 'utf8')).uid === 'auris-fab-stability', 'dashboard shipped')`,
+  '@auris/prom-exporter/prom-client': `
+    const core = await import('@auris/stability-core')
+    const { Registry } = await import('prom-client')
+    const windows = new core.StabilityWindows()
+    windows.tick('global', 0.4, true)
+    const registry = new Registry()
+    const exporter = mod.createStabilityExporter({ registry })
+    exporter.track(windows)
+    assert((await registry.metrics()) === (await exporter.metrics()), 'adapter renders as prom-client does')
+    exporter.dispose()
+    assert(registry.getMetricsAsArray().length === 0, 'dispose')`,
   '@auris/metrics-http': `
     const { Hono } = await import('hono')
     const app = new Hono()
@@ -61,6 +73,9 @@ const CALLS = {
     assert(res.status === 200 && (await res.text()) === 'up 1\\n', 'route')
     assert((await app.request('/metrics/exp', {}, {})).status === 503, 'disabled')`,
 }
+
+/** Entry points that need an optional peer (prom-client), smoke-tested once it is installed. */
+const ADAPTERS = new Set(['@auris/prom-exporter/prom-client'])
 
 const packages = readdirSync(join(root, 'packages'), { withFileTypes: true })
   .filter((d) => d.isDirectory())
@@ -86,20 +101,33 @@ try {
   const optionalPeers = ['@grafana/grafana-foundation-sdk@0.0.21']
   execFileSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error', ...tarballs, ...optionalPeers], { cwd: app, stdio: ['ignore', 'ignore', 'inherit'] })
 
-  const lines = ['const assert = (ok, what) => { if (!ok) throw new Error(`smoke call failed: ${what}`) }']
-  let n = 0
-  for (const { manifest } of packages) {
-    const entries = Object.keys(manifest.exports ?? { '.': null }).filter((key) => key !== './package.json')
-    for (const entry of entries) {
-      const specifier = entry === '.' ? manifest.name : `${manifest.name}/${entry.replace(/^\.\//, '')}`
-      lines.push(`{ const mod = await import(${JSON.stringify(specifier)}); assert(Object.keys(mod).length > 0, ${JSON.stringify(specifier)} + ' exports nothing')`)
-      lines.push(CALLS[specifier] ?? '')
-      lines.push(`console.log('  ok ${specifier}') }`)
-      n++
+  // prom-client is an optional peer: every entry but the prom-client adapter must work without it, so the
+  // first pass runs with prom-client absent; the adapter's entry runs after installing it.
+  if (existsSync(join(app, 'node_modules', 'prom-client'))) throw new Error('pack-smoke: prom-client was installed without being asked for')
+  const script = (wantAdapter) => {
+    const lines = ['const assert = (ok, what) => { if (!ok) throw new Error(`smoke call failed: ${what}`) }']
+    let count = 0
+    for (const { manifest } of packages) {
+      const entries = Object.keys(manifest.exports ?? { '.': null }).filter((key) => key !== './package.json')
+      for (const entry of entries) {
+        const specifier = entry === '.' ? manifest.name : `${manifest.name}/${entry.replace(/^\.\//, '')}`
+        if (ADAPTERS.has(specifier) !== wantAdapter) continue
+        lines.push(`{ const mod = await import(${JSON.stringify(specifier)}); assert(Object.keys(mod).length > 0, ${JSON.stringify(specifier)} + ' exports nothing')`)
+        lines.push(CALLS[specifier] ?? '')
+        lines.push(`console.log('  ok ${specifier}${wantAdapter ? ' (prom-client installed)' : ''}') }`)
+        count++
+      }
     }
+    return { text: lines.join('\n'), count }
   }
-  writeFileSync(join(app, 'smoke.mjs'), lines.join('\n'))
+  const neutral = script(false)
+  writeFileSync(join(app, 'smoke.mjs'), neutral.text)
   execFileSync(process.execPath, ['smoke.mjs'], { cwd: app, stdio: 'inherit' })
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error', 'prom-client@^15'], { cwd: app, stdio: ['ignore', 'ignore', 'inherit'] })
+  const adapters = script(true)
+  writeFileSync(join(app, 'smoke-adapters.mjs'), adapters.text)
+  execFileSync(process.execPath, ['smoke-adapters.mjs'], { cwd: app, stdio: 'inherit' })
+  const n = neutral.count + adapters.count
   console.log(`pack-smoke: ${String(packages.length)} package(s), ${String(n)} entry point(s) imported from installed tarballs`)
 } finally {
   rmSync(work, { recursive: true, force: true })

@@ -1,5 +1,6 @@
 import { metricsRoutes } from '@auris/metrics-http'
 import { alertRules, createStabilityExporter } from '@auris/prom-exporter'
+import { createStabilityExporter as createOnRegistry } from '@auris/prom-exporter/prom-client'
 import { Hysteresis, StabilityTracker, StabilityWindows } from '@auris/stability-core'
 import { Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
@@ -59,7 +60,7 @@ describe('3. bad config', () => {
       [() => new StabilityWindows({ tracker: { emaDecay: 2 } }), /StabilityTracker: option "emaDecay"/],
       [() => createStabilityExporter({ maxWindows: 1.5 }), /"maxWindows" must be an integer/],
       [() => createStabilityExporter({ prefix: 'bad prefix' }), /option "prefix" must match/],
-      [() => createStabilityExporter({ registry: {} as unknown as Registry }), /must be a prom-client Registry/],
+      [() => createOnRegistry({ registry: {} as unknown as Registry }), /must be a prom-client Registry/],
       [() => metricsRoutes({ sources: [] }), /at least one source/],
       [() => metricsRoutes({ sources: { contentType: 'x', metrics: () => '' }, timeoutMs: Number.NaN }), /"timeoutMs" must be a number/],
       [() => metricsRoutes({ sources: { contentType: 'x', metrics: () => '' }, auth: { bearerToken: '' } }), /"auth.bearerToken" must be a non-empty string/],
@@ -74,12 +75,12 @@ describe('3. bad config', () => {
 
   it('leaves nothing half-constructed: a refused exporter registers nothing', () => {
     const registry = new Registry()
-    expect(() => createStabilityExporter({ registry, maxWindows: -1 })).toThrow(RangeError)
+    expect(() => createOnRegistry({ registry, maxWindows: -1 })).toThrow(RangeError)
     expect(registry.getMetricsAsArray()).toHaveLength(0)
-    expect(() => createStabilityExporter({ registry, prefix: '1x' })).toThrow(RangeError)
+    expect(() => createOnRegistry({ registry, prefix: '1x' })).toThrow(RangeError)
     expect(registry.getMetricsAsArray()).toHaveLength(0)
     // And the registry is still usable afterwards.
-    expect(createStabilityExporter({ registry }).registry.getMetricsAsArray().length).toBeGreaterThan(0)
+    expect(createOnRegistry({ registry }).registry.getMetricsAsArray().length).toBeGreaterThan(0)
     record('bad-config', { casesRefused: cases })
   })
 })

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -101,14 +101,17 @@ function runtimeProcess(command: string, args: string[], cwd?: string): Start {
   }
 }
 
-/** Bundles the worker with wrangler (nodejs_compat: prom-client's require() calls become imports) once. */
+/** The worker bundled with wrangler, once; its size goes to the report. */
 let bundleDir: string | undefined
+let bundleBytes: number | undefined
 function bundleWorker(): string {
   if (bundleDir !== undefined) return bundleDir
   const out = mkdtempSync(join(tmpdir(), 'auris-worker-'))
   const wrangler = join(runtimes, 'wrangler', 'bin', 'wrangler.js')
   const run = spawnSyncChecked(process.execPath, [wrangler, 'deploy', '--dry-run', '--outdir', out, '--config', join(fixtures, 'wrangler.toml')], fixtures)
-  if (!readdirSync(out).some((f) => f.endsWith('.js'))) throw new Error(`wrangler produced no bundle:\n${run}`)
+  const main = readdirSync(out).find((f) => f.endsWith('.js'))
+  if (main === undefined) throw new Error(`wrangler produced no bundle:\n${run}`)
+  bundleBytes = statSync(join(out, main)).size
   bundleDir = out
   return out
 }
@@ -120,7 +123,10 @@ function spawnSyncChecked(command: string, args: string[], cwd: string): string 
   return output
 }
 
-const workerd: Start = async (setup) => {
+/** The README's worker on workerd, with the given compatibility flags (it needs none). */
+const workerd =
+  (compatibilityFlags: string[]): Start =>
+  async (setup) => {
   const dir = bundleWorker()
   // Loaded from the runtimes install (not a workspace dependency), so typed by hand.
   const { Miniflare } = (await import(join(runtimes, 'miniflare', 'dist', 'src', 'index.js'))) as {
@@ -133,14 +139,14 @@ const workerd: Start = async (setup) => {
     modulesRoot: dir,
     scriptPath: join(dir, main),
     compatibilityDate: '2026-04-01',
-    compatibilityFlags: ['nodejs_compat'],
+    compatibilityFlags,
     bindings: { ...(setup.flag === undefined ? {} : { AURIS_METRICS_EXP: setup.flag }), ...(setup.token === undefined ? {} : { METRICS_TOKEN: setup.token }) },
     host: '127.0.0.1',
     port,
   })
   const url = (await mf.ready).toString().replace(/\/$/, '')
   return { url, output: () => '', stop: () => mf.dispose() }
-}
+  }
 
 /** Exactly the permissions the example states in its first line (and the README repeats): no more. */
 const DENO_PERMISSIONS = (/\(run with ((?:--allow-[a-z]+ ?)+)\)/.exec(readFileSync(join(fixtures, 'deno.ts'), 'utf8'))?.[1] ?? '').trim().split(' ')
@@ -151,12 +157,14 @@ const RUNTIMES: [string, Start][] = [
   ['Node 24', runtimeProcess(join(runtimes, 'node24', 'bin', 'node'), [join(fixtures, 'node.mjs')])],
   ['Bun 1.4', runtimeProcess(join(runtimes, 'bun', 'bin', 'bun.exe'), ['run', join(fixtures, 'bun.ts')])],
   ['Deno 2.9', runtimeProcess(join(runtimes, 'deno', 'deno'), ['run', ...DENO_PERMISSIONS, join(fixtures, 'deno.ts')])],
-  ['Cloudflare workerd (miniflare)', workerd],
+  ['Cloudflare workerd (miniflare, no nodejs_compat)', workerd([])],
+  ['Cloudflare workerd (miniflare, nodejs_compat)', workerd(['nodejs_compat'])],
 ]
 
 afterAll(() => {
   if (bundleDir !== undefined) rmSync(bundleDir, { recursive: true, force: true })
   const lines = Object.entries(throughput).map(([name, rps]) => `  ${name}: ${rps.toFixed(0)} scrapes/s (one client, sequential)`)
+  if (bundleBytes !== undefined) lines.push(`  worker bundle (wrangler.toml): ${String(bundleBytes)} bytes`)
   writeFileSync(join(root, 'throughput.txt'), `${lines.join('\n')}\n`)
   console.log(`runtime throughput:\n${lines.join('\n')}`)
 })
@@ -257,6 +265,26 @@ describe.each(RUNTIMES)('%s', (name, start) => {
       }
     }, 120_000)
   }
+})
+
+describe('Cloudflare workerd without nodejs_compat', () => {
+  it('bundles no prom-client and no node: module, and serves OpenMetrics to a scraper that asks for it', async () => {
+    const dir = bundleWorker()
+    const code = readFileSync(join(dir, readdirSync(dir).find((f) => f.endsWith('.js')) as string), 'utf8')
+    // esbuild marks each bundled module with its path: prom-client's would show as node_modules/prom-client/lib/….
+    expect(code.includes('node_modules/prom-client/')).toBe(false)
+    expect(/from "node:|require\("node:/.test(code)).toBe(false)
+    const server = await workerd([])({ flag: 'on', token: TOKEN })
+    try {
+      const res = await fetch(`${server.url}/metrics/exp`, { headers: { Accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' } })
+      expect(res.headers.get('content-type')).toBe('application/openmetrics-text; version=1.0.0; charset=utf-8')
+      const body = await res.text()
+      expect(body.split('\n')).toContain('atlas_degradation_count_total{window_id="global"} 2')
+      expect(body.endsWith('\n# EOF\n')).toBe(true)
+    } finally {
+      await server.stop()
+    }
+  }, 120_000)
 })
 
 describe('the other README examples, on Node', () => {

@@ -4,8 +4,9 @@ import { env, getRuntimeKey } from 'hono/adapter'
 import { compress } from 'hono/compress'
 import { basePath, baseRoutePath } from 'hono/route'
 import { checkAuth, verifier, type MetricsAuth, type Verify } from './auth.js'
+import { FamilyConflictError } from './merge.js'
 import { evaluateReadiness, resolveReadiness, type ReadinessOptions } from './readiness.js'
-import { InvalidTextError, MixedFormatsError, SourceTimeoutError, collect, isMetricsSource, type MetricsSource } from './source.js'
+import { InvalidTextError, MixedFormatsError, SourceTimeoutError, checkSources, collect, isMetricsSource, negotiateFormat, responseBody, type Collected, type ExpositionFormat, type MetricsSource } from './source.js'
 
 /** The feature flag the routes read by default. */
 export const METRICS_FLAG = FEATURE_FLAGS.metrics
@@ -165,6 +166,7 @@ export function metricsRoutes(options: MetricsRoutesOptions): Hono {
   for (const [i, source] of sources.entries()) {
     if (!isMetricsSource(source)) throw new RangeError(`metricsRoutes: sources[${String(i)}] is not a metrics source (it needs a string "contentType" and a "metrics()" method)`)
   }
+  checkSources(sources)
   const timeoutMs = options.timeoutMs ?? 5000
   if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || timeoutMs > 600_000) {
     throw new RangeError(`metricsRoutes: option "timeoutMs" must be a number in (0, 600000]; got ${String(timeoutMs)}`)
@@ -235,11 +237,12 @@ export function metricsRoutes(options: MetricsRoutesOptions): Hono {
     app.use('*', (c: Context, next) => (/\b(gzip|deflate)\b/i.test(c.req.header('Accept-Encoding') ?? '') ? gzip(c, next) : next()))
   }
 
-  /** The last render; `at` is when it finished (`undefined` while in flight). */
-  let cached: { at: number | undefined; result: Promise<{ contentType: string; body: string | Uint8Array }> } | undefined
-  /** The sources' exposition, rendered anew unless a render finished less than maxAgeMs ago (or is in flight). */
-  const exposition = (): Promise<{ contentType: string; body: string | Uint8Array }> => {
-    if (maxAgeMs === 0) return collect(sources, timeoutMs)
+  /** The last render per format; `at` is when it finished (`undefined` while in flight). */
+  const cache = new Map<ExpositionFormat, { at: number | undefined; result: Promise<Collected> }>()
+  /** The sources' exposition in `format`, rendered anew unless a render finished less than maxAgeMs ago (or is in flight). */
+  const exposition = (format: ExpositionFormat): Promise<Collected> => {
+    if (maxAgeMs === 0) return collect(sources, timeoutMs, format)
+    const cached = cache.get(format)
     if (cached !== undefined) {
       // A render in flight is shared whatever its age: one started before maxAgeMs would otherwise
       // start another for every scrape that waits behind it, and a render slower than maxAgeMs would
@@ -249,20 +252,20 @@ export function metricsRoutes(options: MetricsRoutesOptions): Hono {
       // A clock that went backwards (an injected wall clock) makes the cache stale, never younger.
       if (now >= cached.at && now - cached.at <= maxAgeMs) return cached.result
     }
-    const entry: NonNullable<typeof cached> = { at: undefined, result: collect(sources, timeoutMs) }
-    cached = entry
+    const entry: { at: number | undefined; result: Promise<Collected> } = { at: undefined, result: collect(sources, timeoutMs, format) }
+    cache.set(format, entry)
     entry.result.then(
       () => {
         // A throwing clock (an injected one) must not become an unhandled rejection: no cache then.
         try {
           entry.at = clock()
         } catch {
-          if (cached === entry) cached = undefined
+          if (cache.get(format) === entry) cache.delete(format)
         }
       },
       // A failure is never served from the cache.
       () => {
-        if (cached === entry) cached = undefined
+        if (cache.get(format) === entry) cache.delete(format)
       },
     )
     return entry.result
@@ -272,19 +275,19 @@ export function metricsRoutes(options: MetricsRoutesOptions): Hono {
     c.header('Cache-Control', 'no-store')
     if (!isEnabled(c)) return c.json({ detail: DISABLED_DETAIL }, 503)
     try {
-      const { contentType, body } = await exposition()
-      const headers: Record<string, string> = { 'Content-Type': contentType }
+      const { contentType, body, length: bytes } = await exposition(negotiateFormat(c.req.header('Accept')))
+      const headers: Record<string, string> = { 'Content-Type': contentType, Vary: 'Accept' }
       // A short body gets its length, which is what tells the compress middleware to leave it alone;
       // a long one skips measuring (it would mean encoding megabytes twice).
       // HEAD always gets the length GET's body has: there is no body to measure it by.
       const measure = typeof body === 'string' && (c.req.method === 'HEAD' || (threshold !== false && body.length < threshold))
-      const length = typeof body === 'string' ? (measure ? utf8Length(body) : undefined) : body.byteLength
+      const length = typeof body === 'string' ? (measure ? utf8Length(body) : undefined) : (bytes ?? (body as Uint8Array).byteLength)
       if (length !== undefined) headers['Content-Length'] = String(length)
-      return c.body(typeof body === 'string' ? body : (body as Uint8Array<ArrayBuffer>), 200, headers)
+      return c.body(responseBody(body), 200, headers)
     } catch (error) {
       onError(error, c)
       if (error instanceof SourceTimeoutError) return c.text(`${error.message}\n`, 504)
-      if (error instanceof MixedFormatsError || error instanceof InvalidTextError) return c.text(`${error.message}\n`, 500)
+      if (error instanceof MixedFormatsError || error instanceof InvalidTextError || error instanceof FamilyConflictError) return c.text(`${error.message}\n`, 500)
       return c.text('metrics source failed; see the server log\n', 500)
     }
   }

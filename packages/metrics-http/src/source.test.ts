@@ -26,7 +26,8 @@ describe('sources', () => {
     const bytes = new TextEncoder().encode('a 1\n')
     const both = { contentType: PROMETHEUS_CONTENT_TYPE, metrics: () => 'a 1\n', metricsBody: () => Promise.resolve(bytes) }
     expect((await collect([both], 1000)).body).toBe(bytes)
-    expect((await collect([both, both], 1000)).body).toBe('a 1\na 1\n')
+    // One source twice: its series are merged, not repeated (the routes refuse this when they are built).
+    expect((await collect([both, both], 1000)).body).toBe('a 1\n')
     const om = { ...both, contentType: 'application/openmetrics-text; version=1.0.0; charset=utf-8', metrics: () => 'a 1\n# EOF\n' }
     expect((await collect([om], 1000)).body).toBe('a 1\n# EOF\n')
     const throwing = { contentType: PROMETHEUS_CONTENT_TYPE, metrics: () => '', metricsBody: (): Uint8Array => { throw new Error('bytes broke') } }

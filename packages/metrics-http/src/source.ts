@@ -1,3 +1,10 @@
+import { mergeFamilies, shareFamilies } from './merge.js'
+
+export { FamilyConflictError } from './merge.js'
+
+/** An exposition format: the Prometheus text format 0.0.4, or OpenMetrics 1.0. */
+export type ExpositionFormat = 'prometheus' | 'openmetrics'
+
 /**
  * Anything that renders Prometheus exposition text. A prom-client
  * `Registry` is one; so is `@auris/prom-exporter`'s `StabilityExporter`.
@@ -14,10 +21,106 @@ export interface MetricsSource {
    * served alone.
    */
   metricsBody?(): Promise<string | Uint8Array> | string | Uint8Array
+  /** Optional: the formats {@link MetricsSource.expose} renders. */
+  readonly formats?: readonly ExpositionFormat[]
+  /**
+   * Optional: the exposition in `format` as UTF-8 chunks, rendered in
+   * slices that yield to the event loop (`@auris/prom-exporter`'s exporter
+   * does): no string-length limit, and a scrape that takes longer than the
+   * route's `timeoutMs` is stopped and answered 504 on time. Preferred over
+   * `metrics()` when present.
+   */
+  expose?(format: ExpositionFormat): AsyncIterable<Uint8Array>
+  /** Optional: the names of the families the source exports, so the routes refuse overlapping sources when they are built. */
+  readonly familyNames?: readonly string[]
 }
 
 /** The classic text format, prom-client's default. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
+/** OpenMetrics 1.0.0, as prom-client spells it. */
+export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8'
+
+/**
+ * The format a scraper asks for in its `Accept` header: OpenMetrics when it
+ * accepts `application/openmetrics-text` (version 1.x or unversioned) with a
+ * weight at least that of `text/plain`, else the text format 0.0.4 (what
+ * every Prometheus understands).
+ *
+ * @example
+ * ```ts
+ * negotiateFormat('application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5') // 'openmetrics'
+ * negotiateFormat('*\/*') // 'prometheus'
+ * ```
+ */
+export function negotiateFormat(accept: string | undefined | null): ExpositionFormat {
+  if (accept?.includes('openmetrics') !== true) return 'prometheus'
+  let om = 0
+  let text = 0
+  for (const range of accept.split(',')) {
+    const [type = '', ...params] = range.split(';').map((p) => p.trim().toLowerCase())
+    let q = 1
+    let version: string | undefined
+    for (const p of params) {
+      const [k, v = ''] = p.split('=').map((x) => x.trim())
+      if (k === 'q') q = Number(v)
+      else if (k === 'version') version = v
+    }
+    if (!(q > 0 && q <= 1)) continue
+    if (type === 'application/openmetrics-text' && (version === undefined || version.startsWith('1.'))) om = Math.max(om, q)
+    else if (type === 'text/plain') text = Math.max(text, q)
+  }
+  return om > 0 && om >= text ? 'openmetrics' : 'prometheus'
+}
+
+function formatOfType(contentType: string): ExpositionFormat {
+  return contentType.startsWith('application/openmetrics-text') ? 'openmetrics' : 'prometheus'
+}
+
+/** The format `source` answers in when `wanted` is asked for. */
+function formatOf(source: MetricsSource, wanted: ExpositionFormat): ExpositionFormat {
+  if (source.expose !== undefined && (source.formats ?? ['prometheus']).includes(wanted)) return wanted
+  return formatOfType(source.contentType)
+}
+
+/** Family names a source declares (`familyNames`), or a prom-client registry's registered names (public `getMetricsAsArray()`). */
+function declaredFamilies(source: MetricsSource): readonly string[] {
+  if (source.familyNames !== undefined) return source.familyNames
+  const registry = source as { getMetricsAsArray?: unknown }
+  if (typeof registry.getMetricsAsArray !== 'function') return []
+  const metrics = (registry.getMetricsAsArray as () => unknown)()
+  return Array.isArray(metrics) ? metrics.map((m) => String((m as { name?: unknown }).name)) : []
+}
+
+/**
+ * Refuses sources that would export a family twice, when the routes are
+ * built: one source given twice, or two whose families overlap (an
+ * exporter and the prom-client registry it is registered on). The message
+ * names the family. Overlaps that appear later (families registered after
+ * the routes were built) are merged at scrape time instead.
+ *
+ * @throws {RangeError} naming the sources and the family.
+ */
+export function checkSources(sources: readonly MetricsSource[]): void {
+  const owners = new Map<string, number>()
+  for (const [i, source] of sources.entries()) {
+    const first = sources.indexOf(source)
+    const names = declaredFamilies(source)
+    if (first !== i) {
+      throw new RangeError(
+        `metricsRoutes: sources[${String(i)}] is sources[${String(first)}] again: it would export every family twice${names[0] === undefined ? '' : ` (e.g. "${names[0]}")`}; list it once`,
+      )
+    }
+    for (const name of names) {
+      const owner = owners.get(name)
+      if (owner !== undefined) {
+        throw new RangeError(
+          `metricsRoutes: sources[${String(owner)}] and sources[${String(i)}] both export the family "${name}"; serve one of them (a prom-client registry an exporter is registered on already holds its families)`,
+        )
+      }
+      owners.set(name, i)
+    }
+  }
+}
 
 /** Whether `value` looks like a {@link MetricsSource}. */
 export function isMetricsSource(value: unknown): value is MetricsSource {
@@ -118,29 +221,136 @@ function render(source: MetricsSource): string | Promise<string> {
   return attempt(() => source.metrics())
 }
 
+/** An exposition: text, bytes, or chunks of bytes (no size limit; served as a stream). */
+export type ExpositionBody = string | Uint8Array | readonly Uint8Array[]
+
+/** What {@link collect} answers: the content type, the body and, for bytes, their length. */
+export interface Collected {
+  readonly contentType: string
+  readonly body: ExpositionBody
+  /** Byte length of a byte or stream body. */
+  readonly length?: number
+}
+
 /**
- * Renders every source, concurrently, within `timeoutMs`, and concatenates
- * the texts. OpenMetrics sources end with `# EOF`: only the last one keeps it.
+ * Reads a sliced render to its end within `timeoutMs`. The render yields to
+ * the event loop between slices, so the timer fires on time; the render is
+ * then stopped (the iterator returned) instead of running on for nobody.
  */
-export async function collect(sources: readonly MetricsSource[], timeoutMs: number): Promise<{ contentType: string; body: string | Uint8Array }> {
-  const contentType = sources[0]?.contentType ?? PROMETHEUS_CONTENT_TYPE
-  const types = [...new Set(sources.map((s) => s.contentType))]
-  if (types.length > 1) throw new MixedFormatsError(types)
+async function drain(iterable: AsyncIterable<Uint8Array>, timeoutMs: number): Promise<Uint8Array[]> {
+  const iterator = iterable[Symbol.asyncIterator]()
+  const chunks: Uint8Array[] = []
+  // Set by the timeout, read by the loop: an object, so the check survives the loop's awaits.
+  const state = { stopped: false }
+  const work = (async (): Promise<Uint8Array[]> => {
+    for (;;) {
+      const step = await iterator.next()
+      if (step.done === true) return chunks
+      if (state.stopped) {
+        await iterator.return?.()
+        return chunks
+      }
+      if (!(step.value instanceof Uint8Array)) throw new InvalidTextError(`a chunk of type ${typeof step.value}`)
+      chunks.push(step.value)
+    }
+  })()
+  try {
+    return await within(timeoutMs, work)
+  } catch (error) {
+    state.stopped = true
+    work.catch(() => undefined)
+    throw error
+  }
+}
+
+function bytesBody(chunks: readonly Uint8Array[]): { body: Uint8Array | readonly Uint8Array[]; length: number } {
+  let length = 0
+  for (const c of chunks) length += c.length
+  return { body: chunks.length === 1 ? (chunks[0] as Uint8Array) : chunks, length }
+}
+
+/**
+ * What a response carries for `body`: chunks become a stream of the same
+ * chunks (no copy into one buffer, no limit on the total), made per
+ * response so a cached exposition can be served again.
+ */
+export function responseBody(body: ExpositionBody): string | Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> {
+  if (typeof body === 'string') return body
+  if (body instanceof Uint8Array) return body as Uint8Array<ArrayBuffer>
+  let next = 0
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const chunk = body[next++]
+      if (chunk === undefined) controller.close()
+      else controller.enqueue(chunk)
+    },
+  })
+}
+
+const decoder = new TextDecoder()
+
+/** One source's exposition as text, in `format`, within `timeoutMs`. */
+async function textOf(source: MetricsSource, format: ExpositionFormat, timeoutMs: number): Promise<string> {
+  if (source.expose !== undefined && formatOf(source, format) === format && (source.formats ?? ['prometheus']).includes(format)) {
+    const expose = source.expose.bind(source)
+    const chunks = await drain(attemptIterable(() => expose(format)), timeoutMs)
+    let text = ''
+    for (const c of chunks) text += decoder.decode(c, { stream: true })
+    return text + decoder.decode()
+  }
+  const text = await within(timeoutMs, render(source))
+  checkText(text)
+  return text
+}
+
+/** An iterable whose creation may throw synchronously: the throw surfaces on the first `next()`. */
+function attemptIterable(make: () => AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  try {
+    return make()
+  } catch (error) {
+    const failure = error instanceof Error ? error : new Error(String(error))
+    return {
+      [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(failure) }),
+    }
+  }
+}
+
+/**
+ * Renders every source within `timeoutMs` in the format `wanted` (when
+ * every source can render it; else the text format) and joins them. A lone
+ * source that renders in slices (`expose()`) is served as its bytes,
+ * chunked; several sources that share a family are merged under one
+ * HELP/TYPE. OpenMetrics sources end with one `# EOF`.
+ */
+export async function collect(sources: readonly MetricsSource[], timeoutMs: number, wanted: ExpositionFormat = 'prometheus'): Promise<Collected> {
+  if (sources.length === 0) return { contentType: PROMETHEUS_CONTENT_TYPE, body: '' }
+  let formats = sources.map((s) => formatOf(s, wanted))
+  // A source that cannot give OpenMetrics makes the whole answer fall back to the text format, when all can give it.
+  if (wanted === 'openmetrics' && formats.some((f) => f !== 'openmetrics')) formats = sources.map((s) => formatOf(s, 'prometheus'))
+  const format = formats[0] as ExpositionFormat
+  if (formats.some((f) => f !== format)) throw new MixedFormatsError([...new Set(sources.map((s) => s.contentType))])
+  // A source with a fixed format names the content type (a prom-client registry's exact string); else the format's own.
+  const fixed = sources.find((s) => s.expose === undefined || !(s.formats ?? ['prometheus']).includes(format))
+  const contentType = fixed?.contentType ?? (format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE)
   const only = sources.length === 1 ? (sources[0] as MetricsSource) : undefined
-  if (only?.metricsBody !== undefined && !contentType.startsWith('application/openmetrics-text')) {
+  if (only?.expose !== undefined && formatOf(only, format) === format && (only.formats ?? ['prometheus']).includes(format)) {
+    const expose = only.expose.bind(only)
+    return { contentType, ...bytesBody(await drain(attemptIterable(() => expose(format)), timeoutMs)) }
+  }
+  if (only?.metricsBody !== undefined && format === 'prometheus') {
     const body = await within(timeoutMs, attempt(() => (only.metricsBody as () => string | Uint8Array | Promise<string | Uint8Array>).call(only)))
     checkText(body)
     return { contentType, body }
   }
-  const texts = only !== undefined ? [await within(timeoutMs, render(only))] : await within(timeoutMs, Promise.all(sources.map(async (s) => render(s))))
-  for (const text of texts) checkText(text)
-  const openMetrics = contentType.startsWith('application/openmetrics-text')
-  let body = ''
-  for (const text of texts) {
+  const texts = only !== undefined ? [await textOf(only, format, timeoutMs)] : await within(timeoutMs, Promise.all(sources.map((s) => textOf(s, format, timeoutMs))))
+  const openMetrics = format === 'openmetrics'
+  const parts = texts.map((text) => {
     let part = openMetrics && text.endsWith(EOF_LINE) ? text.slice(0, -EOF_LINE.length) : text
     if (part !== '' && !part.endsWith('\n')) part += '\n'
-    body += part
-  }
+    return part
+  })
+  if (parts.length > 1 && shareFamilies(parts)) return { contentType, body: mergeFamilies(parts, openMetrics) }
+  let body = parts.join('')
   if (openMetrics) body += EOF_LINE
   return { contentType, body }
 }

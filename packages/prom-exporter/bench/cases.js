@@ -6,7 +6,8 @@
  * Counter) per family and `labels(id).set(v)`.
  */
 import { StabilityTracker, StabilityWindows, MODE_TO_NUMERIC } from '@auris/stability-core'
-import { createStabilityExporter, FAMILIES } from '@auris/prom-exporter'
+import { ChunkWriter, createStabilityExporter, FAMILIES, SnapshotRenderer } from '@auris/prom-exporter'
+import { createStabilityExporter as createOnRegistry } from '@auris/prom-exporter/prom-client'
 import { bench, do_not_optimize, run } from 'mitata'
 import { Counter, Gauge, Registry } from 'prom-client'
 
@@ -161,11 +162,172 @@ for (const n of [1000, 10000]) {
   }
 }
 
+const CONST_LABELS = { service: 'fab-core', instance: 'host-17.example:8010' }
+
+/** The same integer/float formatting as the renderer, for the floor loop. */
+function formatInto(buf, at, v) {
+  if (Number.isInteger(v) && v > -1e15 && v < 1e15) {
+    if (v === 0) {
+      buf[at] = 48
+      return at + 1
+    }
+    if (v < 0) {
+      buf[at++] = 45
+      v = -v
+    }
+    let digits = 1
+    for (let p = 10; p <= v; p *= 10) digits++
+    let end = at + digits
+    const last = end
+    while (v > 0) {
+      const q = Math.floor(v / 10)
+      buf[--end] = 48 + (v - q * 10)
+      v = q
+    }
+    return last
+  }
+  const text = `${v}`
+  for (let i = 0; i < text.length; i++) buf[at++] = text.charCodeAt(i)
+  return at
+}
+
+function copy(buf, at, src, from, to) {
+  for (let k = from; k < to; k++) buf[at++] = src[k]
+  return at
+}
+
+/**
+ * The floor: what any renderer of these samples must do at least. Copies
+ * the same line-start, label and line-end bytes and formats the same numbers
+ * into one preallocated buffer: no headers, no chunks, no checks.
+ */
+function floorRender(layout, snap, buf) {
+  let at = 0
+  const F = layout.windowFamilies.length
+  for (let f = 0; f < F; f++) {
+    const { start, end, required } = layout.windowFamilies[f]
+    for (let i = 0; i < snap.size; i++) {
+      if ((snap.present[i] & required) !== required) continue
+      const from = i === 0 ? 0 : snap.labelEnds[i - 1]
+      const to = snap.labelEnds[i]
+      const labels = snap.labelBytes
+      at = copy(buf, at, start, 0, start.length)
+      at = copy(buf, at, labels, from, to)
+      at = copy(buf, at, end, 0, end.length)
+      at = formatInto(buf, at, snap.values[i * F + f])
+    }
+  }
+  return at
+}
+
+/** Our renderer over a fixed snapshot: the chunks of one exposition. */
+function ourRender(layout, snap, writer) {
+  const renderer = new SnapshotRenderer(layout, snap)
+  let bytes = 0
+  for (;;) {
+    const done = renderer.step(writer)
+    for (const c of writer.take()) bytes += c.length
+    if (done) return bytes
+  }
+}
+
+for (const n of [1000, 10000]) {
+  for (const format of ['prometheus', 'openmetrics']) {
+    for (const labels of ['plain', 'const']) {
+      const setup = () => {
+        const exporter = createStabilityExporter({ maxWindows: n, ...(labels === 'const' ? { constLabels: CONST_LABELS } : {}) })
+        exporter.track(busyWindows(n))
+        return { layout: exporter.layout(format), snap: exporter.snapshot() }
+      }
+      // Renderer and floor in one process, alternating sample by sample (mitata runs the two
+      // benches of one run back to back): on a shared, loaded machine, load drifts between
+      // processes, and a ratio is only meaningful between figures taken together.
+      CASES[`pair-${format}-${labels}-${String(n)}`] = {
+        perTick: false,
+        pair: () => {
+          const { layout, snap } = setup()
+          const writer = new ChunkWriter()
+          const buf = new Uint8Array(n * 17 * 200)
+          return { renderer: () => ourRender(layout, snap, writer), floor: () => floorRender(layout, snap, buf) }
+        },
+      }
+    }
+  }
+  // A whole scrape: read the sources, render, in slices (what the route does).
+  CASES[`scrape-ours-openmetrics-${String(n)}`] = {
+    perTick: false,
+    async: true,
+    setup: () => {
+      const exporter = createStabilityExporter({ maxWindows: n })
+      exporter.track(busyWindows(n))
+      return async () => {
+        let bytes = 0
+        for await (const c of exporter.expose('openmetrics')) bytes += c.length
+        return do_not_optimize(bytes)
+      }
+    },
+  }
+  // prom-client adapter: registry.metrics() with our families, against prom-client gauges holding the same values.
+  CASES[`adapter-registry-${String(n)}`] = {
+    perTick: false,
+    async: true,
+    setup: () => {
+      const exporter = createOnRegistry({ maxWindows: n })
+      exporter.track(busyWindows(n))
+      return async () => do_not_optimize(await exporter.registry.metrics())
+    },
+  }
+  CASES[`gauges-holding-${String(n)}`] = {
+    perTick: false,
+    async: true,
+    setup: async () => {
+      const source = createOnRegistry({ maxWindows: n })
+      source.track(busyWindows(n))
+      // The exact families, values and label sets the adapter exports, held by plain prom-client metrics.
+      const registry = holding(await source.registry.getMetricsAsJSON())
+      return async () => do_not_optimize(await registry.metrics())
+    },
+  }
+}
+
+/** prom-client Gauges and Counters holding the values of `json` (getMetricsAsJSON output). */
+function holding(json) {
+  const registry = new Registry()
+  for (const family of json) {
+    const labelNames = [...new Set(family.values.flatMap((v) => Object.keys(v.labels)))]
+    const Kind = family.type === 'counter' ? Counter : Gauge
+    const metric = new Kind({ name: family.name, help: family.help, labelNames, registers: [registry] })
+    for (const v of family.values) {
+      if (family.type === 'counter') metric.inc(v.labels, v.value)
+      else metric.set(v.labels, v.value)
+    }
+  }
+  return registry
+}
+
 const name = process.argv[2]
 if (name !== undefined) {
   const c = CASES[name]
   if (c === undefined) throw new Error(`unknown case ${name}; known: ${Object.keys(CASES).join(', ')}`)
-  bench(name, c.setup())
+  if (c.pair !== undefined) {
+    const { renderer, floor } = c.pair()
+    // Warm both, then alternate 400 timed samples of each.
+    for (let i = 0; i < 50; i++) do_not_optimize(renderer() + floor())
+    const a = []
+    const b = []
+    for (let i = 0; i < 400; i++) {
+      let t = process.hrtime.bigint()
+      do_not_optimize(renderer())
+      a.push(Number(process.hrtime.bigint() - t))
+      t = process.hrtime.bigint()
+      do_not_optimize(floor())
+      b.push(Number(process.hrtime.bigint() - t))
+    }
+    const median = (xs) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)]
+    console.log(JSON.stringify({ name, p50Ns: median(a), floorP50Ns: median(b), ratio: median(a) / median(b) }))
+    process.exit(0)
+  }
+  bench(name, await c.setup())
   const { benchmarks } = await run({ format: 'quiet' })
   const stats = benchmarks[0]?.runs[0]?.stats
   if (stats === undefined) throw new Error(`case ${name} produced no statistics`)

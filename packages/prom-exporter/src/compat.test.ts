@@ -2,7 +2,8 @@ import { Hysteresis, StabilityTracker, StabilityWindows, windowIdProblem, type F
 import fc from 'fast-check'
 import { Counter, Gauge, Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
-import { createStabilityExporter, type StabilityExporter } from './exporter.js'
+import type { StabilityExporter } from './exporter.js'
+import { createStabilityExporter } from './prom-client.js'
 import { FAMILIES } from './names.js'
 import { parseExposition } from './testing/exposition.js'
 

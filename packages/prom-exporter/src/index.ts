@@ -1,9 +1,9 @@
 /**
  * @module
- * Prometheus metrics for stability trackers and anti-chatter filters, on a
- * prom-client registry, and the alert rules that watch them. For a gate that loads no prom-client while
- * `AURIS_METRICS_EXP` is off, import `setupPrometheusMetrics` from
- * `@auris/prom-exporter/setup` instead.
+ * Prometheus and OpenMetrics metrics for stability trackers and
+ * anti-chatter filters, with no dependency (prom-client is not imported
+ * here: `@auris/prom-exporter/prom-client` is the adapter that puts the
+ * families on a prom-client registry), and the alert rules that watch them.
  */
 export {
   AGGREGATION,
@@ -17,14 +17,28 @@ export {
   type RuleProbe,
 } from './alerts.js'
 export { StabilityExporter, createStabilityExporter, type RejectionReason, type StabilityExporterOptions } from './exporter.js'
+export {
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+  contentTypeOf,
+  ExpositionLayout,
+  SnapshotRenderer,
+  type ExpositionFormat,
+} from './render.js'
+export { HAS_FILTER, HAS_SWITCH_AGE, HAS_TRACKER, type ExporterSample, type StabilitySnapshot, type WindowLabels } from './snapshot.js'
+export { ChunkWriter } from './writer.js'
 export { escapeHelp, escapeLabelValue, formatValue } from './format.js'
 export {
   DEFAULT_PREFIX,
+  EXPORTER_FAMILIES,
   FAMILIES,
+  WINDOW_FAMILIES,
   METRIC_NAMES,
   REASON_LABEL,
   WINDOW_LABEL,
   metricNames,
+  type ClusterAggregation,
+  type ExporterFamilySuffix,
   type FamilyScope,
   type FamilySpec,
   type FamilySuffix,

@@ -5,26 +5,33 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
-import { METRICS_DISABLED_TEXT, explainLoadError, getMetricsText, isMetricsEnabled, metricsFlagValue, setupPrometheusMetrics } from './setup.js'
+import { setupPrometheusMetrics as setupOnRegistry } from './prom-client.js'
+import { METRICS_DISABLED_TEXT, getMetricsText, isMetricsEnabled, metricsFlagValue, setupPrometheusMetrics } from './setup.js'
 
 const ON = { AURIS_METRICS_EXP: 'on' }
 
 describe('setupPrometheusMetrics', () => {
   it('returns null and registers nothing while AURIS_METRICS_EXP is off', async () => {
     const registry = new Registry()
-    expect(await setupPrometheusMetrics({ registry, env: {} })).toBeNull()
-    expect(await setupPrometheusMetrics({ registry, env: { AURIS_METRICS_EXP: 'off' } })).toBeNull()
+    expect(await setupOnRegistry({ registry, env: {} })).toBeNull()
+    expect(await setupOnRegistry({ registry, env: { AURIS_METRICS_EXP: 'off' } })).toBeNull()
+    expect(await setupPrometheusMetrics({ env: {} })).toBeNull()
     expect(registry.getMetricsAsArray()).toHaveLength(0)
   })
 
   it('returns the same exporter when set up twice', async () => {
     const a = await setupPrometheusMetrics({ env: ON })
     const b = await setupPrometheusMetrics({ env: ON })
+    expect(a?.constructor.name).toBe('StabilityExporter')
     expect(a).not.toBeNull()
     expect(b).toBe(a)
     const registry = new Registry()
-    const c = await setupPrometheusMetrics({ registry, env: ON })
-    expect(await setupPrometheusMetrics({ registry, env: ON })).toBe(c)
+    const c = await setupOnRegistry({ registry, env: ON })
+    expect(await setupOnRegistry({ registry, env: ON })).toBe(c)
+    expect(registry.getMetricsAsArray()).toHaveLength(20)
+    const own = await setupOnRegistry({ env: ON })
+    expect(await setupOnRegistry({ env: ON })).toBe(own)
+    await expect(setupPrometheusMetrics({ registry, env: ON } as never)).rejects.toThrow(/option "registry" belongs to the prom-client adapter/)
     // A boolean: chai formats both operands of a passing .not.toBe, and an exporter is large.
     expect(c === a).toBe(false)
     const prefixed = await setupPrometheusMetrics({ prefix: 'fab_', env: ON })
@@ -44,20 +51,8 @@ describe('setupPrometheusMetrics', () => {
   })
 })
 
-describe('explainLoadError', () => {
-  it('turns a missing prom-client into install instructions, and passes other errors through', () => {
-    const missing = Object.assign(new Error("Cannot find package 'prom-client' imported from /app/x.js"), { code: 'ERR_MODULE_NOT_FOUND' })
-    const explained = explainLoadError(missing) as Error
-    expect(explained.message).toMatch(/npm install prom-client@\^15/)
-    expect(explained.cause).toBe(missing)
-    const other = new Error('boom')
-    expect(explainLoadError(other)).toBe(other)
-    expect(explainLoadError('prom-client could not resolve')).toBeInstanceOf(Error)
-  })
-})
-
 describe('without prom-client installed', () => {
-  it('loads and answers null while off, and says how to install it when on', () => {
+  it('exports from the root entry and from setup, and fails only when the prom-client adapter is imported', () => {
     // An app that installed the package but not its peer: copies of the built
     // packages, with no prom-client anywhere on the resolution path.
     const app = mkdtempSync(join(tmpdir(), 'auris-no-prom-'))
@@ -73,13 +68,25 @@ describe('without prom-client installed', () => {
       writeFileSync(
         join(app, 'probe.mjs'),
         `import { setupPrometheusMetrics } from '@auris/prom-exporter/setup'
+import { createStabilityExporter } from '@auris/prom-exporter'
+import { StabilityWindows } from '@auris/stability-core'
 const off = await setupPrometheusMetrics({ env: {} })
 console.log('off:' + String(off))
-try { await setupPrometheusMetrics({ env: { AURIS_METRICS_EXP: 'on' } }) } catch (e) { console.log('on:' + e.message) }`,
+const windows = new StabilityWindows()
+windows.tick('global', 0.4, true)
+const on = await setupPrometheusMetrics({ env: { AURIS_METRICS_EXP: 'on' } })
+on.track(windows)
+console.log('on:' + (await on.metrics()).split('\\n').find((l) => l.startsWith('atlas_degradation_count_total')))
+const root = createStabilityExporter()
+root.track(windows)
+console.log('root:' + root.render('openmetrics').split('\\n').find((l) => l.startsWith('atlas_degradation_count_total')))
+try { await import('@auris/prom-exporter/prom-client') } catch (e) { console.log('adapter:' + e.message) }`,
       )
       const out = execFileSync(process.execPath, ['probe.mjs'], { cwd: app, encoding: 'utf8' })
       expect(out).toMatch(/^off:null$/m)
-      expect(out).toMatch(/^on:prom-client is not installed, and AURIS_METRICS_EXP is on: .*npm install prom-client@\^15/m)
+      expect(out).toMatch(/^on:atlas_degradation_count_total\{window_id="global"\} 1$/m)
+      expect(out).toMatch(/^root:atlas_degradation_count_total\{window_id="global"\} 1$/m)
+      expect(out).toMatch(/^adapter:Cannot find package 'prom-client'/m)
     } finally {
       rmSync(app, { recursive: true, force: true })
     }

@@ -1,0 +1,216 @@
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { StabilityTracker, StabilityWindows } from '@auris/stability-core'
+import { createStabilityExporter } from '@auris/prom-exporter'
+import { createStabilityExporter as createOnRegistry } from '@auris/prom-exporter/prom-client'
+import { Hono } from 'hono'
+import { Counter, Gauge, Registry, type OpenMetricsContentType } from 'prom-client'
+import { describe, expect, it } from 'vitest'
+import { FamilyConflictError, mergeFamilies } from './merge.js'
+import { metricsRoutes, type MetricsRoutesOptions } from './routes.js'
+import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, checkSources, collect, negotiateFormat, responseBody, type MetricsSource } from './source.js'
+
+const ON = { AURIS_METRICS_EXP: 'on' }
+/** What Prometheus 2.x sends. */
+const PROMETHEUS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1'
+
+function promtool(text: string): { status: number | null; output: string } {
+  const run = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' })
+  if (run.error !== undefined) throw new Error(`promtool could not run (${run.error.message}); install the Debian package "prometheus"`)
+  return { status: run.status, output: `${run.stdout}${run.stderr}`.trim() }
+}
+
+/** prometheus_client's OpenMetrics parser (Debian python3-prometheus-client, in the system Python). */
+function openMetricsParse(text: string): string {
+  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3'
+  const code = 'import sys\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families as p\nprint(len(list(p(sys.stdin.read()))))'
+  const run = spawnSync(python, ['-c', code], { input: text, encoding: 'utf8' })
+  if (run.error !== undefined) throw new Error(`python3 could not run: ${run.error.message}`)
+  return `${run.stdout}${run.stderr}`.trim()
+}
+
+function exporterWith(...ids: string[]): ReturnType<typeof createStabilityExporter> {
+  const windows = new StabilityWindows({ clock: () => 0 })
+  for (const id of ids) windows.tick(id, 0.4, true)
+  const exporter = createStabilityExporter()
+  exporter.track(windows)
+  return exporter
+}
+
+function mounted(options: MetricsRoutesOptions): Hono {
+  const app = new Hono()
+  app.route('/metrics/exp', metricsRoutes({ onError: () => undefined, ...options }))
+  return app
+}
+
+describe('format negotiation', () => {
+  it('reads the Accept header: OpenMetrics 1.x when preferred or tied, the text format otherwise', () => {
+    expect(negotiateFormat(PROMETHEUS_ACCEPT)).toBe('openmetrics')
+    expect(negotiateFormat('application/openmetrics-text')).toBe('openmetrics')
+    expect(negotiateFormat('text/plain;version=0.0.4;q=0.9, application/openmetrics-text;q=0.5')).toBe('prometheus')
+    expect(negotiateFormat('application/openmetrics-text;version=0.0.1')).toBe('prometheus')
+    expect(negotiateFormat('application/openmetrics-text;q=0')).toBe('prometheus')
+    expect(negotiateFormat('*/*')).toBe('prometheus')
+    expect(negotiateFormat(undefined)).toBe('prometheus')
+    expect(negotiateFormat(null)).toBe('prometheus')
+  })
+
+  it('serves OpenMetrics to a scraper that asks for it, and the text format to every other', async () => {
+    const app = mounted({ sources: exporterWith('global', 'a"b') })
+    const om = await app.request('/metrics/exp', { headers: { Accept: PROMETHEUS_ACCEPT } }, ON)
+    expect(om.status).toBe(200)
+    expect(om.headers.get('Content-Type')).toBe(OPENMETRICS_CONTENT_TYPE)
+    expect(om.headers.get('Vary')).toBe('Accept')
+    const body = await om.text()
+    expect(body.endsWith('\n# EOF\n')).toBe(true)
+    expect(body).toContain('\natlas_degradation_count_total{window_id="global"} 1\n')
+    expect(om.headers.get('Content-Length')).toBe(String(new TextEncoder().encode(body).length))
+    expect(openMetricsParse(body)).toBe('20')
+    const text = await app.request('/metrics/exp', { headers: { Accept: 'text/plain' } }, ON)
+    expect(text.headers.get('Content-Type')).toBe(PROMETHEUS_CONTENT_TYPE)
+    expect(promtool(await text.text())).toEqual({ status: 0, output: '' })
+  })
+
+  it('falls back to the text format when a source cannot render OpenMetrics', async () => {
+    const user = new Registry()
+    new Counter({ name: 'app_requests_total', help: 'Requests.', registers: [user] }).inc(2)
+    const res = await mounted({ sources: [exporterWith('global'), user] }).request('/metrics/exp', { headers: { Accept: PROMETHEUS_ACCEPT } }, ON)
+    expect(res.headers.get('Content-Type')).toBe(PROMETHEUS_CONTENT_TYPE)
+    const body = await res.text()
+    expect(body).toMatch(/^app_requests_total 2$/m)
+    expect(promtool(body)).toEqual({ status: 0, output: '' })
+  })
+
+  it('joins OpenMetrics sources under one # EOF, and prom-client OpenMetrics registries keep their content type', async () => {
+    const registry = new Registry<OpenMetricsContentType>()
+    registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE)
+    new Gauge({ name: 'app_up', help: 'Up.', registers: [registry] }).set(1)
+    const res = await mounted({ sources: [exporterWith('global'), registry] }).request('/metrics/exp', { headers: { Accept: PROMETHEUS_ACCEPT } }, ON)
+    expect(res.headers.get('Content-Type')).toBe(Registry.OPENMETRICS_CONTENT_TYPE)
+    const body = await res.text()
+    expect(body.match(/# EOF/g)).toHaveLength(1)
+    expect(openMetricsParse(body)).toBe('21')
+  })
+})
+
+describe('sources that share families', () => {
+  it('are refused when the routes are built, naming the family', () => {
+    const exporter = exporterWith('global')
+    expect(() => metricsRoutes({ sources: [exporter, exporter] })).toThrow(/sources\[1\] is sources\[0\] again: it would export every family twice \(e\.g\. "atlas_stability_score"\)/)
+    const onRegister = createOnRegistry()
+    expect(() => metricsRoutes({ sources: [onRegister, onRegister.registry] })).toThrow(
+      /sources\[0\] and sources\[1\] both export the family "atlas_stability_score"/,
+    )
+    const plain = { contentType: PROMETHEUS_CONTENT_TYPE, metrics: () => 'a 1\n' }
+    expect(() => {
+      checkSources([plain, plain])
+    }).toThrow(/sources\[1\] is sources\[0\] again: it would export every family twice; list it once/)
+    expect(() => {
+      checkSources([exporter, plain, new Registry()])
+    }).not.toThrow()
+  })
+
+  it('are merged under one HELP/TYPE when the overlap appears after the routes were built', async () => {
+    const registry = new Registry()
+    const exporter = exporterWith('global', 'stream')
+    const app = mounted({ sources: [exporter, registry] })
+    // Registered after the routes were built: the exporter's families are now in both sources.
+    const late = createOnRegistry({ registry })
+    const tracker = new StabilityTracker({ clock: () => 0 })
+    tracker.tick(0.9)
+    late.update('late', tracker)
+    const body = await (await app.request('/metrics/exp', {}, ON)).text()
+    expect(body.match(/^# HELP atlas_stability_score /gm)).toHaveLength(1)
+    expect(body.match(/^atlas_windows /gm)).toHaveLength(1)
+    expect(body).toMatch(/^atlas_stable_ticks\{window_id="late"\} 1$/m)
+    expect(body).toMatch(/^atlas_stable_ticks\{window_id="stream"\} 0$/m)
+    expect(promtool(body)).toEqual({ status: 0, output: '' })
+  })
+
+  it('merge keeps the first HELP and series, and refuses two types for one family', () => {
+    expect(mergeFamilies(['# HELP a first\n# TYPE a gauge\na{x="}"} 1\n', '# HELP a second\n# TYPE a gauge\na{x="}"} 2\na{x="y"} 3\nb 4\n'], false)).toBe(
+      '# HELP a first\n# TYPE a gauge\na{x="}"} 1\na{x="y"} 3\n\nb 4\n',
+    )
+    expect(mergeFamilies(['# TYPE c counter\n# UNIT c seconds\nc_total 1\n', '# TYPE c counter\n# UNIT c seconds\nc_total 1\n# EOF\n'], true)).toBe('# TYPE c counter\n# UNIT c seconds\nc_total 1\n# EOF\n')
+    expect(() => mergeFamilies(['# TYPE a gauge\na 1\n', '# TYPE a counter\na 1\n'], false)).toThrow(FamilyConflictError)
+    expect(() => mergeFamilies(['# TYPE a gauge\na 1\n', '# TYPE a counter\na 1\n'], false)).toThrow(/disagree on the type of family "a" \(gauge \/ counter\)/)
+  })
+
+  it('answers 500 naming the family when their types conflict', async () => {
+    const a = { contentType: PROMETHEUS_CONTENT_TYPE, metrics: () => '# TYPE x gauge\nx 1\n' }
+    const b = { contentType: PROMETHEUS_CONTENT_TYPE, metrics: () => '# TYPE x counter\nx 1\n' }
+    const res = await mounted({ sources: [a, b] }).request('/metrics/exp', {}, ON)
+    expect(res.status).toBe(500)
+    expect(await res.text()).toMatch(/family "x"/)
+  })
+})
+
+describe('sliced sources', () => {
+  it('serve their chunks as bytes, one or many, and stop rendering on a timeout', async () => {
+    const chunk = (s: string): Uint8Array => new TextEncoder().encode(s)
+    async function* parts(): AsyncGenerator<Uint8Array> {
+      await Promise.resolve()
+      yield chunk('a 1\n')
+      yield chunk('b 2\n')
+    }
+    const sliced: MetricsSource = { contentType: PROMETHEUS_CONTENT_TYPE, metrics: () => 'never\n', formats: ['prometheus'], expose: () => parts() }
+    const out = await collect([sliced], 1000)
+    expect(out.length).toBe(8)
+    expect(await new Response(responseBody(out.body)).text()).toBe('a 1\nb 2\n')
+    // With another source, the chunks are read as text.
+    expect((await collect([sliced, { contentType: PROMETHEUS_CONTENT_TYPE, metrics: () => 'c 3\n' }], 1000)).body).toBe('a 1\nb 2\nc 3\n')
+    let stopped = false
+    let yielded = 0
+    async function* slow(): AsyncGenerator<Uint8Array> {
+      try {
+        for (;;) {
+          await new Promise((r) => setTimeout(r, 5))
+          yielded++
+          yield chunk('x 1\n')
+        }
+      } finally {
+        stopped = true
+      }
+    }
+    await expect(collect([{ ...sliced, expose: () => slow() }], 50)).rejects.toThrow(/did not answer within 50 ms/)
+    await new Promise((r) => setTimeout(r, 30))
+    expect(stopped).toBe(true)
+    const after = yielded
+    await new Promise((r) => setTimeout(r, 30))
+    expect(yielded).toBe(after)
+    const broken: MetricsSource = {
+      ...sliced,
+      expose: () => {
+        throw new Error('expose broke')
+      },
+    }
+    await expect(collect([broken], 1000)).rejects.toThrow('expose broke')
+    const odd: MetricsSource = {
+      ...sliced,
+      expose: async function* () {
+        await Promise.resolve()
+        yield 'text' as unknown as Uint8Array
+      },
+    }
+    await expect(collect([odd], 1000)).rejects.toThrow(/a chunk of type string/)
+  })
+
+  it('serve 100,000 windows over HTTP in full, and answer 504 on time when timeoutMs is shorter than the render', async () => {
+    const windows = new StabilityWindows({ maxWindows: 100_000, clock: () => 0 })
+    for (let i = 0; i < 100_000; i++) windows.tick(`window-${String(i)}`, 0.9)
+    const exporter = createStabilityExporter({ maxWindows: 100_000 })
+    exporter.track(windows)
+    const expected = exporter.renderBytes().length
+    const full = await mounted({ sources: exporter, compressThreshold: false, timeoutMs: 60_000 }).request('/metrics/exp', {}, ON)
+    expect(full.status).toBe(200)
+    expect(full.headers.get('Content-Length')).toBe(String(expected))
+    expect((await full.arrayBuffer()).byteLength).toBe(expected)
+    const started = Date.now()
+    const late = await mounted({ sources: exporter, timeoutMs: 20 }).request('/metrics/exp', {}, ON)
+    const took = Date.now() - started
+    expect(late.status).toBe(504)
+    expect(await late.text()).toBe('metrics source did not answer within 20 ms\n')
+    // The render yields every few ms, so the timer fires within a slice of its time (bound for a loaded machine).
+    expect(took).toBeLessThan(20 + 300)
+  }, 60_000)
+})

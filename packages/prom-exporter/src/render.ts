@@ -1,0 +1,279 @@
+import { REQUIRES, type Collection } from './collector.js'
+import { escapeHelp, escapeLabelValue } from './format.js'
+import { REASON_LABEL, WINDOW_LABEL, type FamilySpec } from './names.js'
+import type { StabilitySnapshot } from './snapshot.js'
+import { utf8, writeValue, type ChunkWriter } from './writer.js'
+
+/** An exposition format: Prometheus text 0.0.4, or OpenMetrics 1.0. */
+export type ExpositionFormat = 'prometheus' | 'openmetrics'
+
+/** Content type of the Prometheus text format 0.0.4 (prom-client's default). */
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
+/** Content type of OpenMetrics 1.0 (prom-client's spelling). */
+export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8'
+
+/** The content type of `format`. */
+export function contentTypeOf(format: ExpositionFormat): string {
+  return format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE
+}
+
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
+
+/**
+ * Checks constant labels (labels added to every series, such as `instance`
+ * or `service`) and returns them as ordered pairs.
+ *
+ * @throws {RangeError} naming the label when a name is not a valid label
+ *   name, is reserved (`__` prefix) or is one the exporter sets itself, or
+ *   when a value is not a string.
+ */
+export function checkConstLabels(owner: string, labels: unknown): readonly (readonly [string, string])[] {
+  if (labels === undefined) return []
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
+    throw new RangeError(`${owner}: option "constLabels" must be an object of label names to string values`)
+  }
+  const pairs: [string, string][] = []
+  for (const [name, value] of Object.entries(labels)) {
+    if (!LABEL_NAME.test(name) || name.startsWith('__')) {
+      throw new RangeError(`${owner}: option "constLabels" has an invalid label name ${JSON.stringify(name)}: it must match ${String(LABEL_NAME)} and not start with "__"`)
+    }
+    if (name === WINDOW_LABEL || name === REASON_LABEL) {
+      throw new RangeError(`${owner}: option "constLabels" may not set "${name}": the exporter sets it on its own series`)
+    }
+    if (typeof value !== 'string') {
+      throw new RangeError(`${owner}: option "constLabels.${name}" must be a string; got ${typeof value}`)
+    }
+    pairs.push([name, value])
+  }
+  return pairs
+}
+
+function labelText(pairs: readonly (readonly [string, string])[]): string {
+  return pairs.map(([name, value]) => `${name}="${escapeLabelValue(value)}"`).join(',')
+}
+
+/**
+ * Copies `src` into `buf` at `at`; returns the new end. A byte loop: for
+ * the short pieces of a sample line it is several times faster than
+ * `TypedArray.set`, whose call costs more than the copy.
+ */
+function copyInto(buf: Uint8Array, at: number, src: Uint8Array): number {
+  const n = src.length
+  if (n > 64) {
+    buf.set(src, at)
+    return at + n
+  }
+  for (let k = 0; k < n; k++) buf[at + k] = src[k] as number
+  return at + n
+}
+
+interface FamilyLayout {
+  /** `# HELP …\n# TYPE …` (and `# UNIT …` in OpenMetrics). */
+  readonly header: Uint8Array
+  /** `\n` + the sample name + `{`. */
+  readonly start: Uint8Array
+  /** `,` + constant labels (if any) + `} `. */
+  readonly end: Uint8Array
+  /** The sample name. */
+  readonly sample: string
+  readonly required: number
+}
+
+/**
+ * The bytes every scrape of one exporter configuration repeats, made once:
+ * headers and the start and end of each family's sample lines, for a name
+ * prefix, a set of constant labels and a format.
+ */
+export class ExpositionLayout {
+  readonly format: ExpositionFormat
+  readonly openMetrics: boolean
+  /** Between two families. */
+  readonly gap: Uint8Array
+  /** After the last family. */
+  readonly tail: Uint8Array
+  readonly windowFamilies: readonly FamilyLayout[]
+  readonly exporterFamilies: readonly FamilyLayout[]
+  private readonly constText: string
+
+  constructor(prefix: string, windowFamilies: readonly FamilySpec[], exporterFamilies: readonly FamilySpec[], constLabels: readonly (readonly [string, string])[], format: ExpositionFormat) {
+    this.format = format
+    this.openMetrics = format === 'openmetrics'
+    this.gap = utf8(this.openMetrics ? '\n' : '\n\n')
+    this.tail = utf8(this.openMetrics ? '\n# EOF\n' : '\n')
+    this.constText = labelText(constLabels)
+    const family = (spec: FamilySpec, i: number): FamilyLayout => {
+      const sample = `${prefix}${spec.suffix}`
+      return {
+        header: utf8(this.header(spec, sample)),
+        start: utf8(`\n${sample}{`),
+        end: utf8(`${this.constText === '' ? '' : `,${this.constText}`}} `),
+        sample,
+        required: REQUIRES[i] ?? 0,
+      }
+    }
+    this.windowFamilies = windowFamilies.map(family)
+    this.exporterFamilies = exporterFamilies.map(family)
+  }
+
+  /** One sample line of an exporter-scope family (few per scrape: made as text). */
+  exporterLine(f: FamilyLayout, labels: readonly (readonly [string, string])[]): Uint8Array {
+    const own = labelText(labels)
+    const all = own === '' ? this.constText : this.constText === '' ? own : `${own},${this.constText}`
+    return utf8(`\n${f.sample}${all === '' ? '' : `{${all}}`} `)
+  }
+
+  private header(spec: FamilySpec, sample: string): string {
+    if (!this.openMetrics) return `# HELP ${sample} ${escapeHelp(spec.help)}\n# TYPE ${sample} ${spec.type}`
+    // OpenMetrics names a counter family without its `_total` (the samples keep it), escapes quotes in HELP, and has units.
+    const name = spec.type === 'counter' ? sample.replace(/_total$/, '') : sample
+    const unit = spec.unit !== undefined && name.endsWith(`_${spec.unit}`) ? `\n# UNIT ${name} ${spec.unit}` : ''
+    return `# HELP ${name} ${escapeHelp(spec.help).replace(/"/g, '\\"')}\n# TYPE ${name} ${spec.type}${unit}`
+  }
+}
+
+/**
+ * Renders one snapshot with one layout, a step at a time: each step fills
+ * the writer's current chunk and stops, so a caller can hand chunks out
+ * and yield to the event loop between steps.
+ */
+export class SnapshotRenderer {
+  private family = 0
+  private window = 0
+  private headerDone = false
+  private finished = false
+
+  constructor(
+    private readonly layout: ExpositionLayout,
+    private readonly snapshot: StabilitySnapshot,
+  ) {}
+
+  get done(): boolean {
+    return this.finished
+  }
+
+  /** Writes until the writer's chunk is full or the exposition ends; returns whether it ended. */
+  step(w: ChunkWriter): boolean {
+    const layout = this.layout
+    const snap = this.snapshot
+    const windowCount = layout.windowFamilies.length
+    const total = windowCount + layout.exporterFamilies.length
+    const om = layout.openMetrics
+    while (this.family < total) {
+      const f = this.family
+      if (!this.headerDone) {
+        if (f > 0) w.bytes(layout.gap)
+        w.bytes((f < windowCount ? layout.windowFamilies[f] : layout.exporterFamilies[f - windowCount])?.header as Uint8Array)
+        this.headerDone = true
+        this.window = 0
+      }
+      if (f < windowCount) {
+        const fam = layout.windowFamilies[f] as FamilyLayout
+        const { start, end, required } = fam
+        const present = snap.present
+        const values = snap.values
+        const labels = snap.labelBytes
+        const ends = snap.labelEnds
+        const stride = windowCount
+        const size = snap.size
+        let i = this.window
+        let buf = w.buf
+        let at = w.len
+        for (; i < size; i++) {
+          if (((present[i] as number) & required) !== required) continue
+          const from = i === 0 ? 0 : (ends[i - 1] as number)
+          const to = ends[i] as number
+          const need = start.length + (to - from) + end.length + 32
+          if (at + need > buf.length) {
+            w.len = at
+            w.room(need)
+            buf = w.buf
+            at = w.len
+          }
+          at = copyInto(buf, at, start)
+          for (let k = from; k < to; k++) buf[at++] = labels[k] as number
+          at = copyInto(buf, at, end)
+          at = writeValue(buf, at, values[i * stride + f] as number, om)
+          if (at >= w.chunkLimit) {
+            i++
+            break
+          }
+        }
+        w.len = at
+        this.window = i
+        if (i < size) return false
+      } else {
+        const exporterFamily = snap.exporterFamilies[f - windowCount]
+        const fam = layout.exporterFamilies[f - windowCount] as FamilyLayout
+        for (const sample of exporterFamily?.samples ?? []) {
+          w.bytes(layout.exporterLine(fam, sample.labels))
+          w.room(32)
+          w.len = writeValue(w.buf, w.len, sample.value, om)
+        }
+      }
+      this.family++
+      this.headerDone = false
+      if (w.full) return false
+    }
+    if (!this.finished) {
+      w.bytes(layout.tail)
+      this.finished = true
+    }
+    return true
+  }
+}
+
+/** The whole exposition of `snapshot`, synchronously, as chunks. */
+export function renderChunks(layout: ExpositionLayout, snapshot: StabilitySnapshot, writer: ChunkWriter): Uint8Array[] {
+  const renderer = new SnapshotRenderer(layout, snapshot)
+  while (!renderer.step(writer)) {
+    // each step fills one chunk
+  }
+  return writer.take()
+}
+
+/** How long a render slice may run before it yields to the event loop. */
+export const SLICE_MS = 8
+/** Most bytes rendered between two yields, for runtimes whose clock stands still while code runs (workerd). */
+export const SLICE_BYTES = 4 * 1024 * 1024
+
+const yieldToLoop = (): Promise<void> =>
+  new Promise((resolve) => {
+    setTimeout(resolve, 0)
+  })
+
+/**
+ * The exposition as UTF-8 chunks, read and rendered in slices of about
+ * {@link SLICE_MS} ms that yield to the event loop (a macrotask) in
+ * between: timers, I/O and the FAB loop keep running during a large
+ * scrape, and a consumer that stops iterating (a timeout) stops the work.
+ * The sources are read from the first `next()` on.
+ */
+export async function* renderSliced(layout: ExpositionLayout, begin: () => Collection, writer: () => ChunkWriter, release: (w: ChunkWriter) => void): AsyncGenerator<Uint8Array, void, undefined> {
+  const collection = begin()
+  let sliceStart = Date.now()
+  while (!collection.step(sliceStart + SLICE_MS)) {
+    await yieldToLoop()
+    sliceStart = Date.now()
+  }
+  const w = writer()
+  try {
+    const renderer = new SnapshotRenderer(layout, collection.finish())
+    let sliceBytes = 0
+    for (;;) {
+      const ended = renderer.step(w)
+      for (const chunk of w.take()) {
+        sliceBytes += chunk.length
+        yield chunk
+      }
+      if (ended) return
+      if (Date.now() - sliceStart >= SLICE_MS || sliceBytes >= SLICE_BYTES) {
+        await yieldToLoop()
+        sliceStart = Date.now()
+        sliceBytes = 0
+      }
+    }
+  } finally {
+    w.take()
+    release(w)
+  }
+}

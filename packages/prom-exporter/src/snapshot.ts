@@ -1,0 +1,50 @@
+import type { FamilySpec } from './names.js'
+
+/** The label set of one window, made once per window and reused by every scrape. */
+export interface WindowLabels {
+  readonly id: string
+  /** `{ window_id: id }`, for consumers that want objects (the prom-client adapter). */
+  readonly labels: Readonly<Record<string, string>>
+}
+
+/** One sample of an exporter-scope family. */
+export interface ExporterSample {
+  /** Label pairs, in order. */
+  readonly labels: readonly (readonly [string, string])[]
+  readonly value: number
+}
+
+/** Presence bits of a window: which of its families have a sample. */
+export const HAS_TRACKER = 1
+export const HAS_FILTER = 2
+export const HAS_SWITCH_AGE = 4
+
+/**
+ * Everything one scrape exports, read once from the sources: the renderers
+ * (text, OpenMetrics) and the prom-client adapter format it, and it never
+ * changes after it is made, so a sliced render is consistent even while the
+ * windows keep ticking, and two scrapes in flight never disturb each other.
+ * It has no name prefix and no constant labels: a renderer takes those, so
+ * several processes' snapshots can later be merged under one set of names.
+ */
+export interface StabilitySnapshot {
+  /** Windows exported, in order. */
+  readonly size: number
+  readonly windows: readonly WindowLabels[]
+  /**
+   * The windows' labels, `window_id="…"` escaped, as UTF-8, one after the
+   * other in one buffer: window `i`'s are `labelBytes[labelEnds[i - 1] ?? 0 …
+   * labelEnds[i]]`. One buffer per scrape instead of one per window keeps the
+   * garbage collector's work (and its pauses) small at 100,000 windows.
+   */
+  readonly labelBytes: Uint8Array
+  readonly labelEnds: Uint32Array
+  /** Per window, presence bits ({@link HAS_TRACKER}, {@link HAS_FILTER}, {@link HAS_SWITCH_AGE}). */
+  readonly present: Uint8Array
+  /** Window-major values: `values[i * windowFamilies.length + f]` is family `f` of window `i`. */
+  readonly values: Float64Array
+  /** The per-window families, in the order of `values`. */
+  readonly windowFamilies: readonly FamilySpec[]
+  /** The exporter-scope families and their samples, in exposition order. */
+  readonly exporterFamilies: readonly { readonly spec: FamilySpec; readonly samples: readonly ExporterSample[] }[]
+}
