@@ -46,20 +46,24 @@ export interface AttachOptions extends Omit<StabilityTrackerOptions, 'emaDecay' 
 
 /** What {@link attach} returns. */
 export interface AttachedTracker {
-  /** The tracker fed: the hook's own, the one passed in, or the registry window's (which changes if the window is evicted and created again). */
+  /**
+   * The tracker fed: the hook's own, the one passed in, or the registry
+   * window's (which changes if the window is evicted and created again).
+   * Read the state with `hook.tracker.getMetrics()` when you need it, not
+   * on every tick: it builds a fresh object.
+   */
   readonly tracker: StabilityTracker
   /**
    * Reads the core, ticks the tracker, pushes to the exporter (if any).
-   * Never throws, allocates nothing: a core that cannot be read (throws,
-   * is `null`, gives a non-number score) is counted in the tracker's
-   * `invalidSamples` and leaves its state untouched. Returns whether the
-   * sample was used. `windowId` names the window pushed to the exporter
-   * (default: `options.windowId`); a registry hook always feeds the window
-   * it was attached to.
+   * Returns whether the sample was used, as `tracker.tick()` does. Never
+   * throws, reads no environment, allocates nothing: a core that cannot be
+   * read (throws, is `null`, gives a non-number score) is counted in the
+   * tracker's `invalidSamples` and leaves its state untouched (`false`).
+   * `windowId` names the window pushed to the exporter (default:
+   * `options.windowId`); a registry hook always feeds the window it was
+   * attached to.
    */
-  feed(windowId?: string): boolean
-  /** {@link AttachedTracker.feed}, then the tracker's state (one allocation: the returned object). */
-  tick(windowId?: string): StabilityMetrics
+  tick(windowId?: string): boolean
 }
 
 /** Hooks by core, for `maybeHyst` and {@link lastStabilityMetrics}: set once, at a hook's first tick. */
@@ -71,7 +75,7 @@ function remember(fab: unknown, source: { readonly tracker: StabilityTracker }):
 
 /**
  * The stability metrics of the tracker the hook last ticked for `fab` (from
- * `attach().tick()`, `attach().feed()` or {@link maybeTick}), or `undefined`
+ * `attach().tick()` or {@link maybeTick}), or `undefined`
  * before the first tick; what `maybeHyst` reads its desired mode from.
  */
 export function lastStabilityMetrics(fab: FabCoreLike): StabilityMetrics | undefined {
@@ -111,7 +115,7 @@ function trackerOptions(options: AttachOptions): StabilityTrackerOptions {
 
 /**
  * What both hooks share: the core, the reader, the exporter wiring. Each
- * hook's `feed` is its own small method, so TurboFan inlines the tracker's
+ * hook's `tick` is its own small method, so TurboFan inlines the tracker's
  * tick into it (a call left out of line would box the score on every tick).
  */
 abstract class BaseHook implements AttachedTracker {
@@ -127,12 +131,7 @@ abstract class BaseHook implements AttachedTracker {
   ) {}
 
   abstract get tracker(): StabilityTracker
-  abstract feed(windowId?: string): boolean
-
-  tick(windowId?: string): StabilityMetrics {
-    this.feed(windowId)
-    return this.tracker.getMetrics()
-  }
+  abstract tick(windowId?: string): boolean
 
   /** After the sample: remember the hook for `maybeHyst` (once), push to the exporter (if any). */
   protected after(windowId: string | undefined): void {
@@ -175,7 +174,7 @@ class TrackerHook extends BaseHook {
     return this.own
   }
 
-  feed(windowId?: string): boolean {
+  tick(windowId?: string): boolean {
     const reader = this.reader
     reader.read(this.fab)
     const used = this.own.tick(reader.score, reader.degraded)
@@ -208,7 +207,7 @@ class WindowHook extends BaseHook {
     return this.current
   }
 
-  feed(windowId?: string): boolean {
+  tick(windowId?: string): boolean {
     const reader = this.reader
     reader.read(this.fab)
     const score = reader.score
@@ -239,7 +238,7 @@ class WindowHook extends BaseHook {
  * Attaches a stability tracker to a FAB core without touching the core's
  * code. Returns `null` (and creates nothing) while `AURIS_STABILITY_HOOK` is
  * off. Flags are read now, once, from `options.env` or `process.env`: the
- * returned hook's `feed()` reads no environment and allocates nothing.
+ * returned hook's `tick()` reads no environment and allocates nothing.
  *
  * The hook feeds its own tracker, `options.tracker`, or window `windowId`
  * of `options.windows` (a registry from any copy of
@@ -252,7 +251,8 @@ class WindowHook extends BaseHook {
  * const hook = attach(fabCore, { decay: 0.95, minStableTicks: 100, env: { AURIS_STABILITY_HOOK: 'on' } })
  * if (hook) {
  *   fabCore.tick()
- *   const m = hook.tick()   // { stabilityScoreEma, recommendedMode, ... }
+ *   hook.tick()                          // true: the sample was used
+ *   const m = hook.tracker.getMetrics()  // { stabilityScoreEma, recommendedMode, ... }
  * }
  * ```
  */
