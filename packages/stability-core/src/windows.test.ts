@@ -331,3 +331,49 @@ describe('StabilityWindows snapshot fit', () => {
     expect(() => StabilityWindows.fromJSON(snap)).toThrow(/tracker StabilityTracker: option "emaDecay"/)
   })
 })
+
+describe('hostile snapshot objects', () => {
+  it('reads a window id once: a getter answering an invalid id the second time is refused, not restored or crashed on', () => {
+    const a = new StabilityWindows({ clock: () => 0 })
+    a.tick('a', 0.9)
+    a.tick('b', 0.5, true)
+    for (const second of ['x\u0000', 'b', 42]) {
+      const snap = JSON.parse(JSON.stringify(a.toJSON()))
+      let reads = 0
+      Object.defineProperty(snap.windows[0], 'id', { get: () => (reads++ === 0 ? 'a' : second), enumerable: true })
+      const restored = StabilityWindows.fromJSON(snap, { clock: () => 0 })
+      expect([...restored].map((w) => w.id)).toEqual(['a', 'b'])
+      expect(reads).toBe(1)
+    }
+  })
+
+  it('turns a throwing getter or Proxy anywhere in a snapshot into a SnapshotError', () => {
+    const boom = (): never => {
+      throw new Error('boom')
+    }
+    const a = new StabilityWindows({ clock: () => 0 })
+    a.tick('a', 0.9)
+    const snap = JSON.parse(JSON.stringify(a.toJSON()))
+    Object.defineProperty(snap.windows[0].tracker.state, 'ema', { get: boom, enumerable: true })
+    const revoked = Proxy.revocable({}, {})
+    revoked.revoke()
+    const cases: [() => unknown, string][] = [
+      [() => StabilityWindows.fromJSON(snap), 'StabilityWindows'],
+      [() => StabilityWindows.fromJSON(new Proxy({}, { get: boom })), 'StabilityWindows'],
+      [() => StabilityTracker.fromJSON(new Proxy({}, { get: boom })), 'StabilityTracker'],
+      [() => StabilityTracker.fromJSON(revoked.proxy), 'StabilityTracker'],
+      [() => Hysteresis.fromJSON(new Proxy({}, { get: boom })), 'Hysteresis'],
+      [() => Hysteresis.fromJSON({ format: 'auris.hysteresis', version: 1, get config(): never { throw Symbol('odd') } }), 'Hysteresis'],
+    ]
+    for (const [restore, kind] of cases) {
+      let caught: unknown
+      try {
+        restore()
+      } catch (error) {
+        caught = error
+      }
+      expect(caught).toBeInstanceOf(SnapshotError)
+      expect((caught as SnapshotError).message).toMatch(new RegExp(`^Invalid ${kind} snapshot: reading it threw`))
+    }
+  })
+})

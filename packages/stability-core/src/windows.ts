@@ -11,7 +11,7 @@ import {
   type ValidatedHysteresisState,
 } from './hysteresis.js'
 import { STABILITY_KIND, brand } from './kind.js'
-import { SnapshotReader } from './snapshot-error.js'
+import { SnapshotReader, guardRead } from './snapshot-error.js'
 import {
   BLOCK_HYSTERESIS,
   BLOCK_STRIDE,
@@ -373,6 +373,10 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
    * @throws {RangeError} when `options` is invalid.
    */
   static fromJSON(snapshot: unknown, options?: StabilityWindowsRestoreOptions): StabilityWindows {
+    return guardRead(OWNER, () => StabilityWindows.restore(snapshot, options))
+  }
+
+  private static restore(snapshot: unknown, options: StabilityWindowsRestoreOptions | undefined): StabilityWindows {
     const r = new SnapshotReader(OWNER)
     const root = r.object(snapshot, '')
     if (root.format !== WINDOWS_SNAPSHOT_FORMAT) throw r.fail('format', `must be "${WINDOWS_SNAPSHOT_FORMAT}"; got ${describeValue(root.format)}`)
@@ -404,19 +408,21 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
     for (const [i, entry] of windows.entries()) {
       const path = `windows[${String(i)}]`
       const w = r.object(entry, path)
-      const problem = windowIdProblem(w.id)
-      if (problem !== null) throw r.fail(`${path}.id`, problem)
-      const id = w.id as string
+      // Each field is read once: a getter could answer differently the second time.
+      const id = w.id
+      const problem = windowIdProblem(id)
+      if (problem !== null || typeof id !== 'string') throw r.fail(`${path}.id`, problem ?? 'is not a string')
       if (seen.has(id)) throw r.fail(`${path}.id`, `repeats window "${id}"`)
       seen.add(id)
       const tracker = readTrackerSnapshot(w.tracker)
       if (!sameConfig(tracker.config, registry.trackers.config)) throw r.fail(`${path}.tracker.config`, 'differs from the registry tracker config')
       let hysteresis: ValidatedHysteresisState | null = null
+      const rawHysteresis = w.hysteresis
       if (registry.filters !== null) {
-        if (w.hysteresis === null) throw r.fail(`${path}.hysteresis`, 'is missing while the registry has filters')
-        hysteresis = readHysteresisSnapshot(w.hysteresis)
+        if (rawHysteresis === null) throw r.fail(`${path}.hysteresis`, 'is missing while the registry has filters')
+        hysteresis = readHysteresisSnapshot(rawHysteresis)
         if (!sameConfig(hysteresis.config, registry.filters.config)) throw r.fail(`${path}.hysteresis.config`, 'differs from the registry filter config')
-      } else if (w.hysteresis !== null) {
+      } else if (rawHysteresis !== null) {
         throw r.fail(`${path}.hysteresis`, 'must be null: the registry has no filters')
       }
       states.push({ id, tracker, hysteresis })
