@@ -29,7 +29,7 @@ export function guardRead<T>(kind: string, read: () => T): T {
     if (error instanceof SnapshotError) throw error
     let detail = 'reading it threw'
     try {
-      detail = `reading it threw: ${error instanceof Error ? String(error.message) : String(error)}`
+      detail = `reading it threw: ${error instanceof Error ? error.message : String(error)}`
     } catch {
       // The thrown value itself is hostile (a throwing message getter, a revoked Proxy); the generic detail stays.
     }

@@ -363,7 +363,18 @@ describe('hostile snapshot objects', () => {
       [() => StabilityTracker.fromJSON(new Proxy({}, { get: boom })), 'StabilityTracker'],
       [() => StabilityTracker.fromJSON(revoked.proxy), 'StabilityTracker'],
       [() => Hysteresis.fromJSON(new Proxy({}, { get: boom })), 'Hysteresis'],
-      [() => Hysteresis.fromJSON({ format: 'auris.hysteresis', version: 1, get config(): never { throw Symbol('odd') } }), 'Hysteresis'],
+      [
+        () =>
+          Hysteresis.fromJSON({
+            format: 'auris.hysteresis',
+            version: 1,
+            get config(): never {
+              // eslint-disable-next-line @typescript-eslint/only-throw-error -- a hostile getter may throw anything
+              throw Symbol('odd')
+            },
+          }),
+        'Hysteresis',
+      ],
     ]
     for (const [restore, kind] of cases) {
       let caught: unknown
