@@ -245,7 +245,8 @@ class WindowHook extends BaseHook {
  * `@auris/stability-core`).
  *
  * @throws {RangeError} when an option is invalid (a tracker option, a
- *   `windows` that is not a registry, an invalid `windowId`, `strict`).
+ *   `windows` that is not a registry, an invalid `windowId`, an `exporter`
+ *   without `update`, an `onExporterError` that is not a function, `strict`).
  * @example
  * ```ts
  * const hook = attach(fabCore, { decay: 0.95, minStableTicks: 100, env: { AURIS_STABILITY_HOOK: 'on' } })
@@ -260,6 +261,15 @@ export function attach(fab: FabCoreLike | null | undefined, options: AttachOptio
   if (!flagEnabled(FEATURE_FLAGS.stabilityHook, options.env)) return null
   const ownOptions = trackerOptions(options)
   const windowId = options.windowId ?? 'global'
+  // Checked for every hook, not only registry ones: the id is what the exporter labels the series with.
+  const problem = windowIdProblem(windowId)
+  if (problem !== null) throw rangeError('attach', 'windowId', windowId, `a valid window id (it ${problem})`)
+  const exporter = options.exporter ?? null
+  if (exporter !== null && (typeof exporter !== 'object' || typeof (exporter as { update?: unknown }).update !== 'function')) {
+    throw rangeError('attach', 'exporter', exporter, 'an object with an update(windowId, tracker) method')
+  }
+  const report = options.onExporterError
+  if (report !== undefined && typeof report !== 'function') throw rangeError('attach', 'onExporterError', report, 'a function')
   let windows: StabilityWindows | null = null
   let own: StabilityTracker | null = null
   if (options.windows !== undefined) {
@@ -267,8 +277,6 @@ export function attach(fab: FabCoreLike | null | undefined, options: AttachOptio
     if (options.tracker !== undefined) throw new RangeError('attach: pass "windows" or "tracker", not both')
     rejectTrackerOptions(options, 'windows')
     if (options.windows.strict) throw rangeError('attach', 'windows', 'a strict registry', 'a registry without strict: the hook never throws into the FAB loop')
-    const problem = windowIdProblem(windowId)
-    if (problem !== null) throw rangeError('attach', 'windowId', windowId, `a valid window id (it ${problem})`)
     windows = options.windows
   } else if (options.tracker !== undefined) {
     if (!isStabilityTracker(options.tracker)) throw rangeError('attach', 'tracker', options.tracker, 'a StabilityTracker')
@@ -278,9 +286,8 @@ export function attach(fab: FabCoreLike | null | undefined, options: AttachOptio
   } else own = new StabilityTracker(ownOptions)
   const metrics = options.metricsEnabled ?? flagEnabled(FEATURE_FLAGS.metrics, options.env)
   if (typeof metrics !== 'boolean' && typeof metrics !== 'function') throw rangeError('attach', 'metricsEnabled', metrics, 'a boolean or a function')
-  const exporter = options.exporter ?? null
-  if (windows !== null) return new WindowHook(fab, windowId, windows, exporter, metrics, options.onExporterError)
-  return new TrackerHook(fab, windowId, own as StabilityTracker, exporter, metrics, options.onExporterError)
+  if (windows !== null) return new WindowHook(fab, windowId, windows, exporter, metrics, report)
+  return new TrackerHook(fab, windowId, own as StabilityTracker, exporter, metrics, report)
 }
 
 function rejectTrackerOptions(options: AttachOptions, source: string): void {

@@ -116,3 +116,16 @@ describe('attach wiring', () => {
     expect(maybeHyst({}, { hysteresis: filter, metrics: { recommendedMode: 'FAB9' as 'FAB1' }, env: ON })).toBe('FAB2')
   })
 })
+
+describe('attach refuses, at attach, options that would fail on every tick', () => {
+  it('a window id the exporter cannot label with, an exporter without update, a reporter that is not a function', () => {
+    const exporter = { update: (): void => undefined }
+    expect(() => attach({}, { env: ON, exporter, windowId: 'a\u0000b' })).toThrow('attach: option "windowId" must be a valid window id (it contains a control character (U+0000)); got "a\\u0000b" (string)')
+    expect(() => attach({}, { env: ON, windowId: 5 as never })).toThrow('attach: option "windowId" must be a valid window id (it is not a string); got 5')
+    expect(() => attach({}, { env: ON, windowId: 'x'.repeat(129) })).toThrow(/attach: option "windowId" must be a valid window id \(it is 129 characters long \(at most 128\)\)/)
+    expect(() => attach({}, { env: ON, exporter: 5 as never })).toThrow('attach: option "exporter" must be an object with an update(windowId, tracker) method; got 5')
+    expect(() => attach({}, { env: ON, exporter: {} as never })).toThrow('attach: option "exporter" must be an object with an update(windowId, tracker) method; got an object')
+    expect(() => attach({}, { env: ON, exporter, onExporterError: 'log' as never })).toThrow('attach: option "onExporterError" must be a function; got "log" (string)')
+    expect(attach({}, { env: ON, exporter, windowId: 'stream', onExporterError: () => undefined })?.tick()).toBe(true)
+  })
+})
