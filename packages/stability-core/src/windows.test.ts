@@ -388,3 +388,14 @@ describe('hostile snapshot objects', () => {
     }
   })
 })
+
+describe('StabilityWindows nested options', () => {
+  it('refuses a clock or strict inside tracker or hysteresis options instead of silently overriding it', () => {
+    const clock = (): number => 0
+    expect(() => new StabilityWindows({ tracker: { clock } as never })).toThrow('StabilityWindows: option "tracker.clock" must be absent: set "clock" on the registry, which applies it to every window; got a function')
+    expect(() => new StabilityWindows({ tracker: { strict: true } as never })).toThrow('StabilityWindows: option "tracker.strict" must be absent: set "strict" on the registry, which applies it to every window; got true')
+    expect(() => new StabilityWindows({ hysteresis: { clock } as never })).toThrow('StabilityWindows: option "hysteresis.clock" must be absent')
+    expect(() => new StabilityWindows({ hysteresis: { strict: false } as never })).toThrow('StabilityWindows: option "hysteresis.strict" must be absent')
+    expect(new StabilityWindows({ clock, strict: true, tracker: { minStableTicks: 5 }, hysteresis: false }).trackerConfig.minStableTicks).toBe(5)
+  })
+})

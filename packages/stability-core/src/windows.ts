@@ -219,6 +219,14 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
     if (hysteresis !== false && (typeof hysteresis !== 'object' || hysteresis === null)) {
       throw rangeError(OWNER, 'hysteresis', hysteresis, 'an object of filter options, or false')
     }
+    // The registry's clock and strictness apply to every window; a nested one would be silently overridden.
+    for (const [field, nested] of [['tracker', tracker], ['hysteresis', hysteresis]] as const) {
+      if (nested === false) continue
+      for (const key of ['clock', 'strict'] as const) {
+        const value = (nested as Record<string, unknown>)[key]
+        if (value !== undefined) throw rangeError(OWNER, `${field}.${key}`, value, `absent: set "${key}" on the registry, which applies it to every window`)
+      }
+    }
     const runtime = { clock: this.clock, strict: this.strict }
     this.trackers = trackerSetup({ ...(tracker as StabilityTrackerOptions), ...runtime })
     this.filters = hysteresis === false ? null : hysteresisSetup({ ...(hysteresis as HysteresisOptions), ...runtime })
