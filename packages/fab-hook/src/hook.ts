@@ -110,7 +110,23 @@ function trackerOptions(options: AttachOptions): StabilityTrackerOptions {
     throw rangeError('attach', 'strict', true, 'false or absent: the hook never throws into the FAB loop, it counts bad samples')
   }
   const resolved = emaDecay ?? decay
-  return resolved === undefined ? rest : { ...rest, emaDecay: resolved }
+  const own: StabilityTrackerOptions = resolved === undefined ? rest : { ...rest, emaDecay: resolved }
+  const clock = own.clock
+  // The tracker reads its clock inside tick() (on an event): a clock that throws or gives a
+  // non-number (process.hrtime.bigint, say) would throw into the FAB loop. It reads as NaN
+  // instead, which the tracker's clock rule takes as "no time passed".
+  return typeof clock === 'function' ? { ...own, clock: containedClock(clock) } : own
+}
+
+function containedClock(clock: () => number): () => number {
+  return () => {
+    try {
+      const t: unknown = clock()
+      return typeof t === 'number' ? t : Number.NaN
+    } catch {
+      return Number.NaN
+    }
+  }
 }
 
 /**

@@ -129,3 +129,24 @@ describe('attach refuses, at attach, options that would fail on every tick', () 
     expect(attach({}, { env: ON, exporter, windowId: 'stream', onExporterError: () => undefined })?.tick()).toBe(true)
   })
 })
+
+describe('a hook with a broken clock', () => {
+  it('never throws into the loop: a clock that throws or gives a non-number reads as NaN (time holds)', () => {
+    const clocks: (() => number)[] = [
+      () => {
+        throw new Error('clock')
+      },
+      () => 5n as never,
+      () => Symbol('t') as never,
+    ]
+    for (const clock of clocks) {
+      const hook = attach({ coherenceScore: 0.4, degraded: true }, { env: ON, clock })
+      if (hook === null) throw new Error('hook off')
+      expect(hook.tick()).toBe(true)
+      expect(hook.tick()).toBe(true)
+      const m = hook.tracker.getMetrics()
+      expect([m.degradationCount, m.degradationEventsPerHour, m.ticks]).toEqual([2, 2, 2])
+    }
+    expect(() => attach({}, { env: ON, clock: 5 as never })).toThrow('StabilityTracker: option "clock" must be a function; got 5')
+  })
+})
