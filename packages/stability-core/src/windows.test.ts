@@ -399,3 +399,14 @@ describe('StabilityWindows nested options', () => {
     expect(new StabilityWindows({ clock, strict: true, tracker: { minStableTicks: 5 }, hysteresis: false }).trackerConfig.minStableTicks).toBe(5)
   })
 })
+
+describe('StabilityWindows.fromJSON options', () => {
+  it('refuses bad options with a RangeError naming the option, as documented, not a SnapshotError', () => {
+    const snap = new StabilityWindows().toJSON()
+    expect(() => StabilityWindows.fromJSON(snap, { maxWindows: -1 })).toThrow(RangeError)
+    expect(() => StabilityWindows.fromJSON(snap, { maxWindows: -1 })).toThrow('StabilityWindows: option "maxWindows" must be an integer in [1, 1000000]; got -1')
+    expect(() => StabilityWindows.fromJSON(snap, { tracker: {} } as never)).toThrow(/StabilityWindows: unknown option "tracker"/)
+    expect(() => StabilityWindows.fromJSON(snap, { maxWindows: -1 })).not.toThrow(SnapshotError)
+    expect(StabilityWindows.fromJSON(snap, { maxWindows: 3 }).maxWindows).toBe(3)
+  })
+})

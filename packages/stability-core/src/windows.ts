@@ -146,6 +146,7 @@ class Slot implements StabilityWindow {
 const OWNER = 'StabilityWindows'
 export const WINDOWS_SNAPSHOT_FORMAT = 'auris.stability-windows'
 const OPTION_KEYS = ['tracker', 'hysteresis', 'maxWindows', 'idleTtlMs', 'clock', 'strict'] as const
+const RESTORE_OPTION_KEYS = ['maxWindows', 'idleTtlMs', 'clock', 'strict'] as const
 const MAX_WINDOWS = 1e6
 /** 64 blocks of 16 doubles: 8 KiB chunks that never move, so trackers can point into them. */
 const CHUNK_SHIFT = 6
@@ -381,6 +382,8 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
    * @throws {RangeError} when `options` is invalid.
    */
   static fromJSON(snapshot: unknown, options?: StabilityWindowsRestoreOptions): StabilityWindows {
+    // Bad options are the caller's mistake, not the snapshot's: a RangeError, as from the constructor.
+    new StabilityWindows({ ...checkOptionKeys(OWNER, options, RESTORE_OPTION_KEYS), hysteresis: false })
     return guardRead(OWNER, () => StabilityWindows.restore(snapshot, options))
   }
 
@@ -394,7 +397,7 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
     let registry: StabilityWindows
     try {
       registry = new StabilityWindows({
-        ...checkOptionKeys(OWNER, options, ['maxWindows', 'idleTtlMs', 'clock', 'strict']),
+        ...checkOptionKeys(OWNER, options, RESTORE_OPTION_KEYS),
         tracker: trackerConfig,
         hysteresis: hysteresisConfig as HysteresisOptions | false,
       })
