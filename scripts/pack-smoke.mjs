@@ -33,7 +33,7 @@ const CALLS = {
     assert(back.restored && back.windows.get('global').tracker.degradationCount === 1, 'snapshot file round trip')`,
   '@auris/fab-hook': `
     const hook = mod.attach({ coherence_score: 0.7, _prev_mode: 'FAB2', mode: 'FAB1' }, { env: { AURIS_STABILITY_HOOK: 'on' } })
-    assert(hook !== null && hook.tick().degradationCount === 1, 'attach + tick')
+    assert(hook !== null && hook.tick() === true && hook.tracker.getMetrics().degradationCount === 1, 'attach + tick')
     assert(mod.attach({}, { env: {} }) === null, 'flag off gives null')`,
   '@auris/prom-exporter/dashboard': `
     assert(mod.buildDashboard({ uid: 'x' }).uid === 'x', 'buildDashboard')`,

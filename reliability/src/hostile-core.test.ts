@@ -45,16 +45,16 @@ describe('2b. hostile cores through the hook', () => {
     if (good === null) throw new Error('hook off')
     // One hook per hostile shape, attached once, as a loop would.
     const bad = Array.from({ length: 5 }, (_, i) => attach(hostile(i) as never, { windows, windowId: 'hook', env: { AURIS_STABILITY_HOOK: 'on' } }))
-    for (let i = 0; i < 10_000; i++) bad[i % 5]?.feed()
+    for (let i = 0; i < 10_000; i++) bad[i % 5]?.tick()
     const warm = heapAfterGc()
     let hostileFeeds = 10_000
     for (let i = 0; i < 1_000_000; i++) {
       now += 1
       if (i % 2 === 0) {
         sound.degraded = i % 1000 === 0
-        good.feed()
+        good.tick()
       } else {
-        bad[i % 5]?.feed()
+        bad[i % 5]?.tick()
         hostileFeeds++
       }
     }

@@ -164,8 +164,11 @@ export function runScenario(options: ScenarioOptions = REFERENCE_SCENARIO, expor
     for (const [i, core] of cores.entries()) {
       const degrade = plan(tick, i)
       core.step(degrade)
-      const metrics = (hooks[i] as AttachedTracker).tick()
+      const hook = hooks[i] as AttachedTracker
+      hook.tick()
       if (i !== 0) continue
+      // Only window 0 is charted: the other windows' ticks build no metrics object.
+      const metrics = hook.tracker.getMetrics()
       if (degrade) injected++
       if (degrade || tick % 10 === 0) rows.push({ tick, mode: core.mode, sample: core.coherenceScore, metrics })
       const effective = filter.update(metrics.recommendedMode, tick)

@@ -48,37 +48,6 @@ export const CASES = {
       }
     },
   },
-  'attach-feed': {
-    setup: () => {
-      const core = makeCore()
-      const hook = attach(core, { env: ON })
-      if (hook === null) throw new Error('hook off')
-      return () => {
-        for (let i = 0; i < TICKS; i++) {
-          const n = cursor++
-          core.coherenceScore = scores[n & (SCORES - 1)]
-          core.degraded = (n & 1023) === 1023
-          hook.feed()
-        }
-      }
-    },
-  },
-  'attach-feed-window': {
-    setup: () => {
-      const core = makeCore()
-      const windows = new StabilityWindows()
-      const hook = attach(core, { env: ON, windows, windowId: 'global' })
-      if (hook === null) throw new Error('hook off')
-      return () => {
-        for (let i = 0; i < TICKS; i++) {
-          const n = cursor++
-          core.coherenceScore = scores[n & (SCORES - 1)]
-          core.degraded = (n & 1023) === 1023
-          hook.feed()
-        }
-      }
-    },
-  },
   'attach-tick': {
     setup: () => {
       const core = makeCore()
@@ -89,7 +58,23 @@ export const CASES = {
           const n = cursor++
           core.coherenceScore = scores[n & (SCORES - 1)]
           core.degraded = (n & 1023) === 1023
-          do_not_optimize(hook.tick())
+          hook.tick()
+        }
+      }
+    },
+  },
+  'attach-tick-window': {
+    setup: () => {
+      const core = makeCore()
+      const windows = new StabilityWindows()
+      const hook = attach(core, { env: ON, windows, windowId: 'global' })
+      if (hook === null) throw new Error('hook off')
+      return () => {
+        for (let i = 0; i < TICKS; i++) {
+          const n = cursor++
+          core.coherenceScore = scores[n & (SCORES - 1)]
+          core.degraded = (n & 1023) === 1023
+          hook.tick()
         }
       }
     },

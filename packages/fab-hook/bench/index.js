@@ -25,9 +25,8 @@ for (const name of Object.keys(CASES)) {
 const ns = (name) => figures[name]?.p50Ns ?? Number.NaN
 const rows = [
   ['`tracker.tick()` (the core updated, then the tracker ticked directly)', 'tracker-tick', '–'],
-  ['`attach().feed()`: the hook reads the core and ticks its tracker', 'attach-feed', '≤ 3 × tracker.tick()'],
-  ['`attach({ windows }).feed()`: the same, into a registry window', 'attach-feed-window', '–'],
-  ['`attach().tick()`: `feed()` plus `getMetrics()` (allocates the result)', 'attach-tick', '–'],
+  ['`attach().tick()`: the hook reads the core and ticks its tracker', 'attach-tick', '≤ 3 × tracker.tick()'],
+  ['`attach({ windows }).tick()`: the same, into a registry window', 'attach-tick-window', '–'],
   ['for scale: `maybeTick()` (reads `process.env` per call, returns metrics)', 'maybeTick-env', '–'],
 ]
 const table = [
@@ -41,7 +40,7 @@ const table = [
     return `| ${label} | ${ns(name).toFixed(2)} | ${(f?.avgNs ?? Number.NaN).toFixed(2)} | ${heap == null ? 'n/a' : heap.toFixed(1)} | ${goal} |`
   }),
   '',
-  `Ratios to \`tracker.tick()\` (medians, same run): \`attach().feed()\` **${(ns('attach-feed') / ns('tracker-tick')).toFixed(2)}×** (goal ≤ 3), registry window ${(ns('attach-feed-window') / ns('tracker-tick')).toFixed(2)}×, \`attach().tick()\` ${(ns('attach-tick') / ns('tracker-tick')).toFixed(2)}×, \`maybeTick()\` ${(ns('maybeTick-env') / ns('tracker-tick')).toFixed(2)}×.`,
+  `Ratios to \`tracker.tick()\` (medians, same run): \`attach().tick()\` **${(ns('attach-tick') / ns('tracker-tick')).toFixed(2)}×** (goal ≤ 3), registry window ${(ns('attach-tick-window') / ns('tracker-tick')).toFixed(2)}×, \`maybeTick()\` ${(ns('maybeTick-env') / ns('tracker-tick')).toFixed(2)}×.`,
 ]
 if (process.argv.includes('--json')) console.log(JSON.stringify({ node: process.version, load, figures }, null, 2))
 else console.log(table.join('\n'))

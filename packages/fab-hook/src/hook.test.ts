@@ -54,14 +54,16 @@ describe('attach', () => {
     expect(() => attach({}, { env: ON, decay: 0.9, emaDecay: 0.8 })).toThrow(/"decay" \(0.9\) and "emaDecay" \(0.8\) disagree/)
   })
 
-  it('tick reads the core, ticks the tracker and returns its metrics', () => {
+  it('tick reads the core, ticks the tracker and returns whether the sample was used, as tracker.tick() does', () => {
     const fab = { coherenceScore: 0.9, mode: 'FAB2', prevMode: 'FAB2', degraded: false }
     const hook = attach(fab, { env: ON, minStableTicks: 10, clock: () => 0 })!
-    const m1 = hook.tick()
+    expect(hook.tick()).toBe(true)
+    const m1 = hook.tracker.getMetrics()
     expect(m1).toMatchObject({ stableTicks: 1, degradationCount: 0, stabilityScore: 0.1 })
     fab.degraded = true
     fab.coherenceScore = 0.4
-    const m2 = hook.tick()
+    expect(hook.tick()).toBe(true)
+    const m2 = hook.tracker.getMetrics()
     expect(m2).toMatchObject({ stableTicks: 0, degradationCount: 1, isInCooldown: true })
     expect(lastStabilityMetrics(fab)).toEqual(m2)
   })
@@ -69,7 +71,7 @@ describe('attach', () => {
   it('runs the reference probe scenario to the reference figures', () => {
     const fab = { coherenceScore: 0.9, mode: 'FAB2', prevMode: 'FAB2', degraded: false }
     const hook = attach(fab, { env: ON, decay: 0.95, minStableTicks: 30, clock: () => 0 })!
-    let m = hook.tick()
+    hook.tick()
     for (let t = 2; t <= 100; t++) {
       fab.prevMode = fab.mode
       fab.degraded = t === 20 || t === 50 || t === 80
@@ -77,9 +79,9 @@ describe('attach', () => {
         fab.coherenceScore = 0.4
         fab.mode = fab.mode === 'FAB2' ? 'FAB1' : 'FAB0'
       } else fab.coherenceScore = Math.min(0.9, fab.coherenceScore + 0.05)
-      m = hook.tick()
+      hook.tick()
     }
-    expect(m).toMatchObject({ stabilityScoreEma: 0.3040291910375369, stableTicks: 13, degradationCount: 3, recommendedMode: 'FAB0' })
+    expect(hook.tracker.getMetrics()).toMatchObject({ stabilityScoreEma: 0.3040291910375369, stableTicks: 13, degradationCount: 3, recommendedMode: 'FAB0' })
   })
 
   it('counts invalid scores instead of inventing one', () => {

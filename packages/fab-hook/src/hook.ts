@@ -46,20 +46,24 @@ export interface AttachOptions extends Omit<StabilityTrackerOptions, 'emaDecay' 
 
 /** What {@link attach} returns. */
 export interface AttachedTracker {
-  /** The tracker fed: the hook's own, the one passed in, or the registry window's (which changes if the window is evicted and created again). */
+  /**
+   * The tracker fed: the hook's own, the one passed in, or the registry
+   * window's (which changes if the window is evicted and created again).
+   * Read the state with `hook.tracker.getMetrics()` when you need it, not
+   * on every tick: it builds a fresh object.
+   */
   readonly tracker: StabilityTracker
   /**
    * Reads the core, ticks the tracker, pushes to the exporter (if any).
-   * Never throws, allocates nothing: a core that cannot be read (throws,
-   * is `null`, gives a non-number score) is counted in the tracker's
-   * `invalidSamples` and leaves its state untouched. Returns whether the
-   * sample was used. `windowId` names the window pushed to the exporter
-   * (default: `options.windowId`); a registry hook always feeds the window
-   * it was attached to.
+   * Returns whether the sample was used, as `tracker.tick()` does. Never
+   * throws, reads no environment, allocates nothing: a core that cannot be
+   * read (throws, is `null`, gives a non-number score) is counted in the
+   * tracker's `invalidSamples` and leaves its state untouched (`false`).
+   * `windowId` names the window pushed to the exporter (default:
+   * `options.windowId`); a registry hook always feeds the window it was
+   * attached to.
    */
-  feed(windowId?: string): boolean
-  /** {@link AttachedTracker.feed}, then the tracker's state (one allocation: the returned object). */
-  tick(windowId?: string): StabilityMetrics
+  tick(windowId?: string): boolean
 }
 
 /** Hooks by core, for `maybeHyst` and {@link lastStabilityMetrics}: set once, at a hook's first tick. */
@@ -71,7 +75,7 @@ function remember(fab: unknown, source: { readonly tracker: StabilityTracker }):
 
 /**
  * The stability metrics of the tracker the hook last ticked for `fab` (from
- * `attach().tick()`, `attach().feed()` or {@link maybeTick}), or `undefined`
+ * `attach().tick()` or {@link maybeTick}), or `undefined`
  * before the first tick; what `maybeHyst` reads its desired mode from.
  */
 export function lastStabilityMetrics(fab: FabCoreLike): StabilityMetrics | undefined {
@@ -106,12 +110,28 @@ function trackerOptions(options: AttachOptions): StabilityTrackerOptions {
     throw rangeError('attach', 'strict', true, 'false or absent: the hook never throws into the FAB loop, it counts bad samples')
   }
   const resolved = emaDecay ?? decay
-  return resolved === undefined ? rest : { ...rest, emaDecay: resolved }
+  const own: StabilityTrackerOptions = resolved === undefined ? rest : { ...rest, emaDecay: resolved }
+  const clock = own.clock
+  // The tracker reads its clock inside tick() (on an event): a clock that throws or gives a
+  // non-number (process.hrtime.bigint, say) would throw into the FAB loop. It reads as NaN
+  // instead, which the tracker's clock rule takes as "no time passed".
+  return typeof clock === 'function' ? { ...own, clock: containedClock(clock) } : own
+}
+
+function containedClock(clock: () => number): () => number {
+  return () => {
+    try {
+      const t: unknown = clock()
+      return typeof t === 'number' ? t : Number.NaN
+    } catch {
+      return Number.NaN
+    }
+  }
 }
 
 /**
  * What both hooks share: the core, the reader, the exporter wiring. Each
- * hook's `feed` is its own small method, so TurboFan inlines the tracker's
+ * hook's `tick` is its own small method, so TurboFan inlines the tracker's
  * tick into it (a call left out of line would box the score on every tick).
  */
 abstract class BaseHook implements AttachedTracker {
@@ -127,12 +147,7 @@ abstract class BaseHook implements AttachedTracker {
   ) {}
 
   abstract get tracker(): StabilityTracker
-  abstract feed(windowId?: string): boolean
-
-  tick(windowId?: string): StabilityMetrics {
-    this.feed(windowId)
-    return this.tracker.getMetrics()
-  }
+  abstract tick(windowId?: string): boolean
 
   /** After the sample: remember the hook for `maybeHyst` (once), push to the exporter (if any). */
   protected after(windowId: string | undefined): void {
@@ -175,7 +190,7 @@ class TrackerHook extends BaseHook {
     return this.own
   }
 
-  feed(windowId?: string): boolean {
+  tick(windowId?: string): boolean {
     const reader = this.reader
     reader.read(this.fab)
     const used = this.own.tick(reader.score, reader.degraded)
@@ -208,7 +223,7 @@ class WindowHook extends BaseHook {
     return this.current
   }
 
-  feed(windowId?: string): boolean {
+  tick(windowId?: string): boolean {
     const reader = this.reader
     reader.read(this.fab)
     const score = reader.score
@@ -239,20 +254,22 @@ class WindowHook extends BaseHook {
  * Attaches a stability tracker to a FAB core without touching the core's
  * code. Returns `null` (and creates nothing) while `AURIS_STABILITY_HOOK` is
  * off. Flags are read now, once, from `options.env` or `process.env`: the
- * returned hook's `feed()` reads no environment and allocates nothing.
+ * returned hook's `tick()` reads no environment and allocates nothing.
  *
  * The hook feeds its own tracker, `options.tracker`, or window `windowId`
  * of `options.windows` (a registry from any copy of
  * `@auris/stability-core`).
  *
  * @throws {RangeError} when an option is invalid (a tracker option, a
- *   `windows` that is not a registry, an invalid `windowId`, `strict`).
+ *   `windows` that is not a registry, an invalid `windowId`, an `exporter`
+ *   without `update`, an `onExporterError` that is not a function, `strict`).
  * @example
  * ```ts
  * const hook = attach(fabCore, { decay: 0.95, minStableTicks: 100, env: { AURIS_STABILITY_HOOK: 'on' } })
  * if (hook) {
  *   fabCore.tick()
- *   const m = hook.tick()   // { stabilityScoreEma, recommendedMode, ... }
+ *   hook.tick()                          // true: the sample was used
+ *   const m = hook.tracker.getMetrics()  // { stabilityScoreEma, recommendedMode, ... }
  * }
  * ```
  */
@@ -260,6 +277,15 @@ export function attach(fab: FabCoreLike | null | undefined, options: AttachOptio
   if (!flagEnabled(FEATURE_FLAGS.stabilityHook, options.env)) return null
   const ownOptions = trackerOptions(options)
   const windowId = options.windowId ?? 'global'
+  // Checked for every hook, not only registry ones: the id is what the exporter labels the series with.
+  const problem = windowIdProblem(windowId)
+  if (problem !== null) throw rangeError('attach', 'windowId', windowId, `a valid window id (it ${problem})`)
+  const exporter = options.exporter ?? null
+  if (exporter !== null && (typeof exporter !== 'object' || typeof (exporter as { update?: unknown }).update !== 'function')) {
+    throw rangeError('attach', 'exporter', exporter, 'an object with an update(windowId, tracker) method')
+  }
+  const report = options.onExporterError
+  if (report !== undefined && typeof report !== 'function') throw rangeError('attach', 'onExporterError', report, 'a function')
   let windows: StabilityWindows | null = null
   let own: StabilityTracker | null = null
   if (options.windows !== undefined) {
@@ -267,8 +293,6 @@ export function attach(fab: FabCoreLike | null | undefined, options: AttachOptio
     if (options.tracker !== undefined) throw new RangeError('attach: pass "windows" or "tracker", not both')
     rejectTrackerOptions(options, 'windows')
     if (options.windows.strict) throw rangeError('attach', 'windows', 'a strict registry', 'a registry without strict: the hook never throws into the FAB loop')
-    const problem = windowIdProblem(windowId)
-    if (problem !== null) throw rangeError('attach', 'windowId', windowId, `a valid window id (it ${problem})`)
     windows = options.windows
   } else if (options.tracker !== undefined) {
     if (!isStabilityTracker(options.tracker)) throw rangeError('attach', 'tracker', options.tracker, 'a StabilityTracker')
@@ -278,9 +302,8 @@ export function attach(fab: FabCoreLike | null | undefined, options: AttachOptio
   } else own = new StabilityTracker(ownOptions)
   const metrics = options.metricsEnabled ?? flagEnabled(FEATURE_FLAGS.metrics, options.env)
   if (typeof metrics !== 'boolean' && typeof metrics !== 'function') throw rangeError('attach', 'metricsEnabled', metrics, 'a boolean or a function')
-  const exporter = options.exporter ?? null
-  if (windows !== null) return new WindowHook(fab, windowId, windows, exporter, metrics, options.onExporterError)
-  return new TrackerHook(fab, windowId, own as StabilityTracker, exporter, metrics, options.onExporterError)
+  if (windows !== null) return new WindowHook(fab, windowId, windows, exporter, metrics, report)
+  return new TrackerHook(fab, windowId, own as StabilityTracker, exporter, metrics, report)
 }
 
 function rejectTrackerOptions(options: AttachOptions, source: string): void {

@@ -60,8 +60,9 @@ describe('a hostile core', () => {
     if (hook === null) throw new Error('hook off')
     hook.tick()
     const before = JSON.stringify({ ...hook.tracker.toJSON().state, invalidSamples: 0 })
-    expect(hook.feed()).toBe(false)
-    expect(hook.tick().invalidSamples).toBe(3)
+    expect(hook.tick()).toBe(false)
+    expect(hook.tick()).toBe(false)
+    expect(hook.tracker.invalidSamples).toBe(3)
     expect(JSON.stringify({ ...hook.tracker.toJSON().state, invalidSamples: 0 })).toBe(before)
     expect(hook.tracker.ticks).toBe(0)
     const tracker = new StabilityTracker({ clock: () => 0 })
@@ -79,8 +80,8 @@ describe('a hostile core', () => {
     const windows = new StabilityWindows({ clock: () => 0 })
     const hook = attach(null, { env: ON, windows, windowId: 'stream' })
     if (hook === null) throw new Error('hook off')
-    hook.feed()
-    hook.feed()
+    hook.tick()
+    hook.tick()
     expect(windows.get('stream')?.tracker.invalidSamples).toBe(2)
     expect(windows.get('stream')?.tracker.ticks).toBe(0)
   })
@@ -156,7 +157,7 @@ describe('a hostile core', () => {
           // A new hook for each core, all feeding the same tracker (or registry window).
           const hook = viaRegistry ? attach(fab, { env: ON, windows, windowId: 'w' }) : attach(fab, { env: ON, tracker: shared })
           if (hook === null) throw new Error('hook off')
-          const used = hook.feed()
+          const used = hook.tick()
           if (c.kind === 'data') {
             const data = c.data as FabCoreLike
             expect(used).toBe(oracle.tick(extractFabScore(data), detectDegradation(data)))
@@ -192,13 +193,13 @@ describe('two installed copies of @auris/stability-core', () => {
     const fab = { coherenceScore: 0.9, degraded: false }
     const hook = attach(fab, { env: ON, windows, windowId: 'global' })
     if (hook === null) throw new Error('hook off')
-    hook.feed()
+    hook.tick()
     fab.degraded = true
-    hook.feed()
+    hook.tick()
     expect(windows.get('global')?.tracker.ticks).toBe(2)
     expect(windows.get('global')?.tracker.degradationCount).toBe(1)
     const tracker = new other.StabilityTracker({ clock: () => 0 })
-    expect(attach(fab, { env: ON, tracker })?.feed()).toBe(true)
+    expect(attach(fab, { env: ON, tracker })?.tick()).toBe(true)
     expect(maybeTick(fab, tracker, { env: ON })?.ticks).toBe(2)
     const filter = new other.Hysteresis({ dwellTicks: 0, rateLimitTicks: 0, clock: () => 0 })
     expect(maybeHyst(fab, { hysteresis: filter, metrics: { recommendedMode: 'FAB1' }, env: ON })).toBe('FAB1')

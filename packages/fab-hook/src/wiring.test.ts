@@ -24,14 +24,14 @@ describe('attach wiring', () => {
     const once = recorder()
     const hook = attach({}, { env, exporter: once.exporter, clock: () => 0 })
     env.AURIS_METRICS_EXP = 'off'
-    hook?.feed()
+    hook?.tick()
     expect(once.seen).toEqual(['global:1'])
     let on = false
     const asked = recorder()
     const dynamic = attach({}, { env: ON, exporter: asked.exporter, metricsEnabled: () => on, clock: () => 0 })
-    dynamic?.feed()
+    dynamic?.tick()
     on = true
-    dynamic?.feed('other')
+    dynamic?.tick('other')
     expect(asked.seen).toEqual(['other:2'])
     const throwing = attach({}, {
       env: ON,
@@ -40,9 +40,9 @@ describe('attach wiring', () => {
         throw new Error('flag store down')
       },
     })
-    expect(throwing?.feed()).toBe(true)
+    expect(throwing?.tick()).toBe(true)
     const off = attach({}, { env: ON, exporter: asked.exporter, metricsEnabled: false })
-    off?.feed()
+    off?.tick()
     expect(asked.seen).toEqual(['other:2'])
     expect(() => attach({}, { env: ON, metricsEnabled: 'yes' as unknown as boolean })).toThrow(/option "metricsEnabled" must be a boolean or a function; got "yes" \(string\)/)
   })
@@ -50,7 +50,7 @@ describe('attach wiring', () => {
   it('feeds a given tracker, and refuses strict objects and options that clash', () => {
     const tracker = new StabilityTracker({ clock: () => 0 })
     const hook = attach({ coherenceScore: 0.7 }, { env: ON, tracker })
-    expect(hook?.feed()).toBe(true)
+    expect(hook?.tick()).toBe(true)
     expect(tracker.ticks).toBe(1)
     expect(hook?.tracker).toBe(tracker)
     expect(() => attach({}, { env: ON, tracker, minStableTicks: 5 })).toThrow(/option "minStableTicks" cannot be combined with "tracker"/)
@@ -69,22 +69,23 @@ describe('attach wiring', () => {
     const fab = { coherenceScore: 0.9 }
     const hook = attach(fab, { env: ON, windows, windowId: 'w' })
     if (hook === null) throw new Error('hook off')
-    expect(hook.feed()).toBe(true)
+    expect(hook.tick()).toBe(true)
     const first = hook.tracker
     windows.delete('w')
-    expect(hook.feed()).toBe(true)
+    expect(hook.tick()).toBe(true)
     expect(hook.tracker).not.toBe(first)
     expect(windows.get('w')?.tracker.ticks).toBe(1)
     windows.delete('w')
     windows.tick('squatter', 0.9)
-    expect(hook.feed()).toBe(false)
+    expect(hook.tick()).toBe(false)
     expect(windows.rejections.capacity).toBe(1)
     expect(() => attach(fab, { env: ON, windows, windowId: 'other' })).toThrow(/the registry refused window "other": 1 windows \(maxWindows\) are alive/)
     now = 5000
     windows.sweep()
     windows.sweep()
-    expect(hook.feed()).toBe(true)
-    expect(hook.tick().ticks).toBe(2)
+    expect(hook.tick()).toBe(true)
+    expect(hook.tick()).toBe(true)
+    expect(hook.tracker.ticks).toBe(2)
   })
 
   it('remembers the tracker for maybeHyst and lastStabilityMetrics', () => {
@@ -93,7 +94,7 @@ describe('attach wiring', () => {
     const tracker = attachToFab(fab, { env: ON, clock: () => 0 })
     expect(tracker).not.toBeNull()
     const hook = attach(fab, { env: ON, clock: () => 0 })
-    hook?.feed()
+    hook?.tick()
     expect(lastStabilityMetrics(fab)?.ticks).toBe(1)
     const filter = new Hysteresis({ clock: () => 0 })
     expect(maybeHyst(fab, { hysteresis: filter, env: ON })).toBe('FAB2')
@@ -113,5 +114,39 @@ describe('attach wiring', () => {
     expect(() => maybeTick({}, JSON.parse('{}') as StabilityTracker, { env: ON })).toThrow(/option "tracker" must be a StabilityTracker/)
     const filter = new Hysteresis({ strict: true, clock: () => 0 })
     expect(maybeHyst({}, { hysteresis: filter, metrics: { recommendedMode: 'FAB9' as 'FAB1' }, env: ON })).toBe('FAB2')
+  })
+})
+
+describe('attach refuses, at attach, options that would fail on every tick', () => {
+  it('a window id the exporter cannot label with, an exporter without update, a reporter that is not a function', () => {
+    const exporter = { update: (): void => undefined }
+    expect(() => attach({}, { env: ON, exporter, windowId: 'a\u0000b' })).toThrow('attach: option "windowId" must be a valid window id (it contains a control character (U+0000)); got "a\\u0000b" (string)')
+    expect(() => attach({}, { env: ON, windowId: 5 as never })).toThrow('attach: option "windowId" must be a valid window id (it is not a string); got 5')
+    expect(() => attach({}, { env: ON, windowId: 'x'.repeat(129) })).toThrow(/attach: option "windowId" must be a valid window id \(it is 129 characters long \(at most 128\)\)/)
+    expect(() => attach({}, { env: ON, exporter: 5 as never })).toThrow('attach: option "exporter" must be an object with an update(windowId, tracker) method; got 5')
+    expect(() => attach({}, { env: ON, exporter: {} as never })).toThrow('attach: option "exporter" must be an object with an update(windowId, tracker) method; got an object')
+    expect(() => attach({}, { env: ON, exporter, onExporterError: 'log' as never })).toThrow('attach: option "onExporterError" must be a function; got "log" (string)')
+    expect(attach({}, { env: ON, exporter, windowId: 'stream', onExporterError: () => undefined })?.tick()).toBe(true)
+  })
+})
+
+describe('a hook with a broken clock', () => {
+  it('never throws into the loop: a clock that throws or gives a non-number reads as NaN (time holds)', () => {
+    const clocks: (() => number)[] = [
+      () => {
+        throw new Error('clock')
+      },
+      () => 5n as never,
+      () => Symbol('t') as never,
+    ]
+    for (const clock of clocks) {
+      const hook = attach({ coherenceScore: 0.4, degraded: true }, { env: ON, clock })
+      if (hook === null) throw new Error('hook off')
+      expect(hook.tick()).toBe(true)
+      expect(hook.tick()).toBe(true)
+      const m = hook.tracker.getMetrics()
+      expect([m.degradationCount, m.degradationEventsPerHour, m.ticks]).toEqual([2, 2, 2])
+    }
+    expect(() => attach({}, { env: ON, clock: 5 as never })).toThrow('StabilityTracker: option "clock" must be a function; got 5')
   })
 })

@@ -159,3 +159,17 @@ describe('EventWindow', () => {
     )
   })
 })
+
+describe('EventWindow at clock readings beyond 2^53 buckets', () => {
+  it('moves forward a few buckets without looping for ever (bucket index + 1 rounds back to the index there)', () => {
+    // A 60 ms window has 1 ms buckets; at 2^54 ms bucket indices are 4 apart and index + 1 === index.
+    const t0 = 2 ** 54
+    const w = new EventWindow(60)
+    w.record(t0)
+    expect(w.count(t0 + 4)).toBe(1)
+    w.record(t0 + 8, 2)
+    expect(w.count(t0 + 8)).toBe(3)
+    expect(w.count(t0 + 64)).toBe(2)
+    expect(w.count(t0 + 128)).toBe(0)
+  })
+})

@@ -134,12 +134,17 @@ export class EventWindow {
   /** Moves the newest bucket to `k` (> newest), expiring the buckets that fall out of the window. */
   private advance(k: number): void {
     const counts = this.counts
-    if (k - this.newest > EVENT_BUCKETS) {
+    const steps = k - this.newest
+    if (steps > EVENT_BUCKETS) {
       counts.fill(0)
       this.total = 0
     } else {
-      for (let i = this.newest + 1; i <= k; i++) {
-        const slot = this.slot(i)
+      // Walk the ring positions, not the bucket indices: above 2^53 buckets
+      // `index + 1` rounds back to `index`, and a loop on it would never end.
+      // k - newest is exact for two nearby doubles, so the walk ends on slot(k).
+      let slot = this.slot(this.newest)
+      for (let d = 0; d < steps; d++) {
+        slot = slot === EVENT_BUCKETS ? 0 : slot + 1
         this.total -= counts[slot] as number
         counts[slot] = 0
       }

@@ -2,7 +2,7 @@ import { monotonicClock, type Clock } from './clock.js'
 import { EventWindow } from './event-window.js'
 import { STABILITY_KIND, brand } from './kind.js'
 import { MODE_TO_NUMERIC, isFabMode, type FabMode } from './modes.js'
-import { SnapshotReader } from './snapshot-error.js'
+import { SnapshotReader, guardRead } from './snapshot-error.js'
 import {
   H_EFFECTIVE,
   H_DESIRED,
@@ -678,7 +678,7 @@ export class Hysteresis {
    *   inconsistent; nothing is half-restored.
    */
   static fromJSON(snapshot: unknown, options?: HysteresisRestoreOptions): Hysteresis {
-    const state = readHysteresisSnapshot(snapshot)
+    const state = guardRead(OWNER, () => readHysteresisSnapshot(snapshot))
     const filter = new Hysteresis({ ...state.config, ...restoreOptions(options) })
     filter.load(state)
     return filter

@@ -15,6 +15,29 @@ export class SnapshotError extends Error {
 }
 
 /**
+ * Runs `read` over an untrusted snapshot and turns anything it throws other
+ * than a {@link SnapshotError} (a getter that throws, a Proxy trap, a
+ * revoked Proxy) into one, so a caller that catches `SnapshotError` to fall
+ * back to a fresh state is never surprised.
+ *
+ * @internal
+ */
+export function guardRead<T>(kind: string, read: () => T): T {
+  try {
+    return read()
+  } catch (error) {
+    if (error instanceof SnapshotError) throw error
+    let detail = 'reading it threw'
+    try {
+      detail = `reading it threw: ${error instanceof Error ? error.message : String(error)}`
+    } catch {
+      // The thrown value itself is hostile (a throwing message getter, a revoked Proxy); the generic detail stays.
+    }
+    throw new SnapshotError(kind, '', detail)
+  }
+}
+
+/**
  * Reads fields of an untrusted snapshot, throwing {@link SnapshotError} with the field's path.
  *
  * @internal

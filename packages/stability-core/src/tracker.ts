@@ -2,7 +2,7 @@ import { monotonicClock, type Clock } from './clock.js'
 import { EventWindow } from './event-window.js'
 import { STABILITY_KIND, brand } from './kind.js'
 import { modeForEma, type FabMode } from './modes.js'
-import { SnapshotReader } from './snapshot-error.js'
+import { SnapshotReader, guardRead } from './snapshot-error.js'
 import {
   T_STABLE,
   T_COUNT,
@@ -565,7 +565,7 @@ export class StabilityTracker {
    *   inconsistent; nothing is half-restored.
    */
   static fromJSON(snapshot: unknown, options?: StabilityTrackerRestoreOptions): StabilityTracker {
-    const state = readTrackerSnapshot(snapshot)
+    const state = guardRead(OWNER, () => readTrackerSnapshot(snapshot))
     const tracker = new StabilityTracker({ ...state.config, ...restoreOptions(options) })
     tracker.load(state)
     return tracker

@@ -331,3 +331,82 @@ describe('StabilityWindows snapshot fit', () => {
     expect(() => StabilityWindows.fromJSON(snap)).toThrow(/tracker StabilityTracker: option "emaDecay"/)
   })
 })
+
+describe('hostile snapshot objects', () => {
+  it('reads a window id once: a getter answering an invalid id the second time is refused, not restored or crashed on', () => {
+    const a = new StabilityWindows({ clock: () => 0 })
+    a.tick('a', 0.9)
+    a.tick('b', 0.5, true)
+    for (const second of ['x\u0000', 'b', 42]) {
+      const snap = JSON.parse(JSON.stringify(a.toJSON()))
+      let reads = 0
+      Object.defineProperty(snap.windows[0], 'id', { get: () => (reads++ === 0 ? 'a' : second), enumerable: true })
+      const restored = StabilityWindows.fromJSON(snap, { clock: () => 0 })
+      expect([...restored].map((w) => w.id)).toEqual(['a', 'b'])
+      expect(reads).toBe(1)
+    }
+  })
+
+  it('turns a throwing getter or Proxy anywhere in a snapshot into a SnapshotError', () => {
+    const boom = (): never => {
+      throw new Error('boom')
+    }
+    const a = new StabilityWindows({ clock: () => 0 })
+    a.tick('a', 0.9)
+    const snap = JSON.parse(JSON.stringify(a.toJSON()))
+    Object.defineProperty(snap.windows[0].tracker.state, 'ema', { get: boom, enumerable: true })
+    const revoked = Proxy.revocable({}, {})
+    revoked.revoke()
+    const cases: [() => unknown, string][] = [
+      [() => StabilityWindows.fromJSON(snap), 'StabilityWindows'],
+      [() => StabilityWindows.fromJSON(new Proxy({}, { get: boom })), 'StabilityWindows'],
+      [() => StabilityTracker.fromJSON(new Proxy({}, { get: boom })), 'StabilityTracker'],
+      [() => StabilityTracker.fromJSON(revoked.proxy), 'StabilityTracker'],
+      [() => Hysteresis.fromJSON(new Proxy({}, { get: boom })), 'Hysteresis'],
+      [
+        () =>
+          Hysteresis.fromJSON({
+            format: 'auris.hysteresis',
+            version: 1,
+            get config(): never {
+              // eslint-disable-next-line @typescript-eslint/only-throw-error -- a hostile getter may throw anything
+              throw Symbol('odd')
+            },
+          }),
+        'Hysteresis',
+      ],
+    ]
+    for (const [restore, kind] of cases) {
+      let caught: unknown
+      try {
+        restore()
+      } catch (error) {
+        caught = error
+      }
+      expect(caught).toBeInstanceOf(SnapshotError)
+      expect((caught as SnapshotError).message).toMatch(new RegExp(`^Invalid ${kind} snapshot: reading it threw`))
+    }
+  })
+})
+
+describe('StabilityWindows nested options', () => {
+  it('refuses a clock or strict inside tracker or hysteresis options instead of silently overriding it', () => {
+    const clock = (): number => 0
+    expect(() => new StabilityWindows({ tracker: { clock } as never })).toThrow('StabilityWindows: option "tracker.clock" must be absent: set "clock" on the registry, which applies it to every window; got a function')
+    expect(() => new StabilityWindows({ tracker: { strict: true } as never })).toThrow('StabilityWindows: option "tracker.strict" must be absent: set "strict" on the registry, which applies it to every window; got true')
+    expect(() => new StabilityWindows({ hysteresis: { clock } as never })).toThrow('StabilityWindows: option "hysteresis.clock" must be absent')
+    expect(() => new StabilityWindows({ hysteresis: { strict: false } as never })).toThrow('StabilityWindows: option "hysteresis.strict" must be absent')
+    expect(new StabilityWindows({ clock, strict: true, tracker: { minStableTicks: 5 }, hysteresis: false }).trackerConfig.minStableTicks).toBe(5)
+  })
+})
+
+describe('StabilityWindows.fromJSON options', () => {
+  it('refuses bad options with a RangeError naming the option, as documented, not a SnapshotError', () => {
+    const snap = new StabilityWindows().toJSON()
+    expect(() => StabilityWindows.fromJSON(snap, { maxWindows: -1 })).toThrow(RangeError)
+    expect(() => StabilityWindows.fromJSON(snap, { maxWindows: -1 })).toThrow('StabilityWindows: option "maxWindows" must be an integer in [1, 1000000]; got -1')
+    expect(() => StabilityWindows.fromJSON(snap, { tracker: {} } as never)).toThrow(/StabilityWindows: unknown option "tracker"/)
+    expect(() => StabilityWindows.fromJSON(snap, { maxWindows: -1 })).not.toThrow(SnapshotError)
+    expect(StabilityWindows.fromJSON(snap, { maxWindows: 3 }).maxWindows).toBe(3)
+  })
+})

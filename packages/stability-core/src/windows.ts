@@ -15,7 +15,7 @@ import {
 } from './hysteresis.js'
 import { STABILITY_KIND, brand } from './kind.js'
 import type { FabMode } from './modes.js'
-import { SnapshotReader } from './snapshot-error.js'
+import { SnapshotReader, guardRead } from './snapshot-error.js'
 import {
   BLOCK_HYSTERESIS,
   BLOCK_STRIDE,
@@ -211,6 +211,7 @@ class Slot implements StabilityWindow {
 const OWNER = 'StabilityWindows'
 export const WINDOWS_SNAPSHOT_FORMAT = 'auris.stability-windows'
 const OPTION_KEYS = ['tracker', 'hysteresis', 'maxWindows', 'idleTtlMs', 'clock', 'strict', 'overrides'] as const
+const RESTORE_OPTION_KEYS = ['maxWindows', 'idleTtlMs', 'clock', 'strict'] as const
 const MAX_OVERRIDES = 1000
 
 /** An override with its pattern compiled. */
@@ -316,6 +317,14 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
     const hysteresis: unknown = o.hysteresis ?? {}
     if (hysteresis !== false && (typeof hysteresis !== 'object' || hysteresis === null)) {
       throw rangeError(OWNER, 'hysteresis', hysteresis, 'an object of filter options, or false')
+    }
+    // The registry's clock and strictness apply to every window; a nested one would be silently overridden.
+    for (const [field, nested] of [['tracker', tracker], ['hysteresis', hysteresis]] as const) {
+      if (nested === false) continue
+      for (const key of ['clock', 'strict'] as const) {
+        const value = (nested as Record<string, unknown>)[key]
+        if (value !== undefined) throw rangeError(OWNER, `${field}.${key}`, value, `absent: set "${key}" on the registry, which applies it to every window`)
+      }
     }
     const runtime = { clock: this.clock, strict: this.strict }
     this.trackers = trackerSetup({ ...(tracker as StabilityTrackerOptions), ...runtime })
@@ -654,6 +663,12 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
    * @throws {RangeError} when `options` is invalid.
    */
   static fromJSON(snapshot: unknown, options?: StabilityWindowsRestoreOptions): StabilityWindows {
+    // Bad options are the caller's mistake, not the snapshot's: a RangeError, as from the constructor.
+    new StabilityWindows({ ...checkOptionKeys(OWNER, options, RESTORE_OPTION_KEYS), hysteresis: false })
+    return guardRead(OWNER, () => StabilityWindows.restore(snapshot, options))
+  }
+
+  private static restore(snapshot: unknown, options: StabilityWindowsRestoreOptions | undefined): StabilityWindows {
     const r = new SnapshotReader(OWNER)
     const root = r.object(snapshot, '')
     if (root.format !== WINDOWS_SNAPSHOT_FORMAT) throw r.fail('format', `must be "${WINDOWS_SNAPSHOT_FORMAT}"; got ${describeValue(root.format)}`)
@@ -665,7 +680,7 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
     let registry: StabilityWindows
     try {
       registry = new StabilityWindows({
-        ...checkOptionKeys(OWNER, options, ['maxWindows', 'idleTtlMs', 'clock', 'strict']),
+        ...checkOptionKeys(OWNER, options, RESTORE_OPTION_KEYS),
         tracker: trackerConfig,
         hysteresis: hysteresisConfig as HysteresisOptions | false,
         overrides: overrides as WindowOverride[],
@@ -688,20 +703,22 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
     for (const [i, entry] of windows.entries()) {
       const path = `windows[${String(i)}]`
       const w = r.object(entry, path)
-      const problem = windowIdProblem(w.id)
-      if (problem !== null) throw r.fail(`${path}.id`, problem)
-      const id = w.id as string
+      // Each field is read once: a getter could answer differently the second time.
+      const id = w.id
+      const problem = windowIdProblem(id)
+      if (problem !== null || typeof id !== 'string') throw r.fail(`${path}.id`, problem ?? 'is not a string')
       if (seen.has(id)) throw r.fail(`${path}.id`, `repeats window "${id}"`)
       seen.add(id)
       const tracker = readTrackerSnapshot(w.tracker)
       const config = registry.configOf(id)
       if (!sameConfig(tracker.config, config.tracker)) throw r.fail(`${path}.tracker.config`, 'differs from the registry tracker config and its overrides')
       let hysteresis: ValidatedHysteresisState | null = null
+      const rawHysteresis = w.hysteresis
       if (config.hysteresis !== false) {
-        if (w.hysteresis === null) throw r.fail(`${path}.hysteresis`, 'is missing while the registry has filters')
-        hysteresis = readHysteresisSnapshot(w.hysteresis)
+        if (rawHysteresis === null) throw r.fail(`${path}.hysteresis`, 'is missing while the registry has filters')
+        hysteresis = readHysteresisSnapshot(rawHysteresis)
         if (!sameConfig(hysteresis.config, config.hysteresis)) throw r.fail(`${path}.hysteresis.config`, 'differs from the registry filter config and its overrides')
-      } else if (w.hysteresis !== null) {
+      } else if (rawHysteresis !== null) {
         throw r.fail(`${path}.hysteresis`, 'must be null: the registry has no filters')
       }
       states.push({ id, tracker, hysteresis })
