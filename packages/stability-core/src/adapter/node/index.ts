@@ -9,6 +9,7 @@ export {
   DEFAULT_SNAPSHOT_MAX_DEPTH,
   SnapshotFileError,
   readSnapshotFile,
+  removeStaleTemporaryFiles,
   restoreWindowsFile,
   setAsideSnapshotFile,
   writeSnapshotFile,

@@ -8,6 +8,7 @@ import {
   SnapshotFileError,
   jsonDepth,
   readSnapshotFile,
+  removeStaleTemporaryFiles,
   restoreWindowsFile,
   setAsideSnapshotFile,
   snapshotTarget,
@@ -235,6 +236,57 @@ describe('snapshot files', () => {
     expect(await readSnapshotFile(join(at, 'state.json'))).toEqual([1])
     // Refused there, it cannot be kept aside: restoring says so instead of losing it.
     await expect(restoreWindowsFile(join(at, 'state.json'))).rejects.toMatchObject({ reason: 'unwritable', message: expect.stringMatching(/cannot be kept aside as .*rejected-.* \(EROFS\)/) as unknown })
+  })
+
+  it('refuse a FIFO (or a link to one) at once instead of waiting for a writer forever', async () => {
+    fresh()
+    const fifo = join(dir, 'state.fifo')
+    execFileSync('mkfifo', [fifo])
+    symlinkSync(fifo, join(dir, 'link.json'))
+    const within = <T>(p: Promise<T>): Promise<T | 'hung'> => Promise.race([p, new Promise<'hung'>((resolve) => setTimeout(() => { resolve('hung') }, 2000))])
+    for (const path of [fifo, join(dir, 'link.json')]) {
+      const outcome = await within(readSnapshotFile(path).then(() => 'read', (error: unknown) => error))
+      expect(outcome).toMatchObject({ reason: 'unreadable', message: `snapshot file ${path}: is not a regular file` })
+    }
+    const restored = await within(restoreWindowsFile(fifo).then(() => 'restored', (error: unknown) => error))
+    expect(restored).toMatchObject({ reason: 'unreadable' })
+  })
+
+  it('remove the temporary files of writers that died mid-snapshot, never a live writer\'s', async () => {
+    const path = join(fresh(), 'state.json')
+    await writeSnapshotFile(path, busy().toJSON())
+    // A real process that exited: its pid is free (or reused by something unrelated, then its file is left).
+    const dead = Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }))
+    const names = {
+      dead: `state.json.${String(dead)}.0123456789ab.tmp`,
+      own: `state.json.${String(process.pid)}.00000000000a.tmp`,
+      live: `state.json.${String(process.ppid)}.abcdefabcdef.tmp`,
+      other: 'state.json.1234.not-ours.tmp',
+      unrelated: 'other.json.1.0123456789ab.tmp',
+    }
+    for (const name of Object.values(names)) writeFileSync(join(dir, name), 'x'.repeat(1000))
+    const restored = await restoreWindowsFile(path)
+    expect(restored.restored).toBe(true)
+    expect(readdirSync(dir).sort()).toEqual([names.live, names.other, names.unrelated, 'state.json'].sort())
+    // A write in flight in this process is not stale.
+    let release: () => void = () => undefined
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const writing = writeSnapshotFileChunks(path, (async function* () {
+      yield '[1,'
+      await gate
+      yield '2]'
+    })())
+    let temporary: string[] = []
+    for (let i = 0; i < 200 && temporary.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      temporary = readdirSync(dir).filter((n) => n.startsWith(`state.json.${String(process.pid)}.`))
+    }
+    expect(temporary).toHaveLength(1)
+    expect(await removeStaleTemporaryFiles(path)).toEqual([])
+    release()
+    await writing
+    expect(await readSnapshotFile(path)).toEqual([1, 2])
+    expect(await removeStaleTemporaryFiles(join(dir, 'missing-dir', 'x.json'))).toEqual([])
   })
 
   it('start fresh, saying why, when the file is missing or refused, and keep the refused file aside', async () => {
