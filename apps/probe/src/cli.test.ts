@@ -82,6 +82,27 @@ describe('exits that tell the truth', () => {
     expect(readdirSync(at).sort()).toEqual(['filler', 'state.json'])
   })
 
+  it('kill -9 mid-snapshot, then a restart: the file is restored and the killed writer\'s temporary file removed', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'auris-cli-'))
+    const file = join(dir, 'state.json')
+    const temporaries = (): string[] => readdirSync(dir).filter((n) => n.endsWith('.tmp'))
+    for (let round = 0; round < 2; round++) {
+      // 20,000 windows: each snapshot takes long enough at a quarter of the loop to be caught in flight.
+      const probe = await serve('--state-file', file, '--windows', '20000', '--snapshot-ms', '10')
+      if (round > 0) expect(probe.out()).toContain(`auris-probe: restored 20000 window(s) from ${file}`)
+      for (let i = 0; i < 400 && temporaries().length === 0; i++) await new Promise((r) => setTimeout(r, 5))
+      expect(temporaries()).toEqual([expect.stringMatching(new RegExp(`^state\\.json\\.${String(probe.child.pid)}\\.[0-9a-f]{12}\\.tmp$`)) as unknown])
+      probe.child.kill('SIGKILL')
+      expect(await probe.exit).toBe(null)
+      expect(temporaries()).toHaveLength(1)
+    }
+    const last = await serve('--state-file', file, '--windows', '20000', '--snapshot-ms', '3600000')
+    expect(last.out()).toContain(`auris-probe: restored 20000 window(s) from ${file}`)
+    expect(readdirSync(dir)).toEqual(['state.json'])
+    last.child.kill('SIGTERM')
+    expect(await last.exit).toBe(0)
+  }, 60_000)
+
   it('a reader that goes away (probe | head -1): quiet, the probe status', async () => {
     const child = spawn(process.execPath, [cli, '--ticks', '200000'], { stdio: ['ignore', 'pipe', 'pipe'] })
     let err = ''
