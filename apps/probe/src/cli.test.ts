@@ -98,10 +98,30 @@ describe('exits that tell the truth', () => {
     }
     const last = await serve('--state-file', file, '--windows', '20000', '--snapshot-ms', '3600000')
     expect(last.out()).toContain(`auris-probe: restored 20000 window(s) from ${file}`)
-    expect(readdirSync(dir)).toEqual(['state.json'])
+    expect(readdirSync(dir).sort()).toEqual(['state.json', 'state.json.lock'])
     last.child.kill('SIGTERM')
     expect(await last.exit).toBe(0)
+    expect(readdirSync(dir)).toEqual(['state.json'])
   }, 60_000)
+
+  it('a second probe on the same state file: exit 3, one line naming the first, which keeps its file', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'auris-cli-'))
+    const file = join(dir, 'state.json')
+    const first = await serve('--state-file', file, '--snapshot-ms', '20')
+    // Bounded: a probe that does not refuse would serve until killed.
+    const second = spawnSync(process.execPath, [cli, 'serve', '--port', '0', '--state-file', file], { encoding: 'utf8', timeout: 20_000 })
+    expect(second.status).toBe(3)
+    expect(second.stdout).toBe('')
+    expect(second.stderr).toBe(`auris-probe: cannot use the state file: snapshot file ${file}: is in use by process ${String(first.child.pid)} (lock file ${file}.lock); one writer per file\n`)
+    first.child.kill('SIGTERM')
+    expect(await first.exit).toBe(0)
+    expect(readdirSync(dir)).toEqual(['state.json'])
+    // Released: the next probe takes the file over and restores it.
+    const next = await serve('--state-file', file)
+    expect(next.out()).toContain(`auris-probe: restored 1 window(s) from ${file}`)
+    next.child.kill('SIGTERM')
+    expect(await next.exit).toBe(0)
+  })
 
   it('a reader that goes away (probe | head -1): quiet, the probe status', async () => {
     const child = spawn(process.execPath, [cli, '--ticks', '200000'], { stdio: ['ignore', 'pipe', 'pipe'] })

@@ -174,7 +174,7 @@ describe('probe serve with hostile state files: never a crash, nothing refused i
     execFileSync('mount', ['-o', 'remount,ro', at])
     const denied = await startProbeServer({ ...OPTIONS, stateFile: join(at, 'state.json') }).catch((e: unknown) => e)
     expect(denied).toBeInstanceOf(ProbeFailure)
-    expect((denied as Error).message).toMatch(/^cannot write the state file: snapshot file .*: cannot create a temporary file beside it \(EROFS\)/)
+    expect((denied as Error).message).toMatch(/^cannot use the state file: snapshot file .*: cannot create the lock file .*state\.json\.lock \(EROFS\)$/)
     expect(readdirSync(at)).toEqual([])
   })
 

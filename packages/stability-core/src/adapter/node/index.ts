@@ -8,6 +8,7 @@ export {
   DEFAULT_SNAPSHOT_MAX_BYTES,
   DEFAULT_SNAPSHOT_MAX_DEPTH,
   SnapshotFileError,
+  lockSnapshotFile,
   readSnapshotFile,
   removeStaleTemporaryFiles,
   restoreWindowsFile,

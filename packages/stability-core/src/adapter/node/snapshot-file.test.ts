@@ -7,6 +7,7 @@ import { StabilityWindows } from '../../windows.js'
 import {
   SnapshotFileError,
   jsonDepth,
+  lockSnapshotFile,
   readSnapshotFile,
   removeStaleTemporaryFiles,
   restoreWindowsFile,
@@ -287,6 +288,34 @@ describe('snapshot files', () => {
     await writing
     expect(await readSnapshotFile(path)).toEqual([1, 2])
     expect(await removeStaleTemporaryFiles(join(dir, 'missing-dir', 'x.json'))).toEqual([])
+  })
+
+  it('lock a file for one writer: a live holder refuses, a dead or previous-life holder is taken over', async () => {
+    const path = join(fresh(), 'state.json')
+    const lock = `${path}.lock`
+    const release = await lockSnapshotFile(path)
+    expect(readFileSync(lock, 'utf8')).toBe(`${String(process.pid)}\n`)
+    await expect(lockSnapshotFile(path)).rejects.toMatchObject({ reason: 'unwritable', message: `snapshot file ${path}: is in use by this process (lock file ${lock}); one writer per file` })
+    await release()
+    await release()
+    expect(readdirSync(dir)).toEqual([])
+    // Another live process (the parent of this one).
+    writeFileSync(lock, `${String(process.ppid)}\n`)
+    await expect(lockSnapshotFile(path)).rejects.toMatchObject({ message: `snapshot file ${path}: is in use by process ${String(process.ppid)} (lock file ${lock}); one writer per file` })
+    // A process that is gone, this pid from a previous life, garbage: taken over.
+    const dead = Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }))
+    for (const stale of [`${String(dead)}\n`, `${String(process.pid)}\n`, 'garbage']) {
+      writeFileSync(lock, stale)
+      const again = await lockSnapshotFile(path)
+      expect(readFileSync(lock, 'utf8')).toBe(`${String(process.pid)}\n`)
+      await again()
+      expect(readdirSync(dir)).toEqual([])
+    }
+    // Through a symbolic link, the lock is beside the target.
+    symlinkSync(path, join(dir, 'link.json'))
+    const viaLink = await lockSnapshotFile(join(dir, 'link.json'))
+    expect(readdirSync(dir).sort()).toEqual(['link.json', 'state.json.lock'])
+    await viaLink()
   })
 
   it('start fresh, saying why, when the file is missing or refused, and keep the refused file aside', async () => {

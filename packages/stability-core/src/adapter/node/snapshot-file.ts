@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { constants } from 'node:fs'
-import { lstat, open, readdir, readlink, realpath, rename, rm, type FileHandle } from 'node:fs/promises'
+import { lstat, open, readFile, readdir, readlink, realpath, rename, rm, writeFile, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { StabilityWindows, type StabilityWindowsRestoreOptions } from '../../windows.js'
 
@@ -121,6 +121,8 @@ export async function snapshotTarget(path: string): Promise<string> {
 
 /** Temporary files this process is writing now: never stale, whatever their pid says. */
 const inFlight = new Set<string>()
+/** Lock files this process holds (a lock with this pid not in here is a previous life's). */
+const held = new Set<string>()
 
 const temporaryName = (target: string): string => `${target}.${String(process.pid)}.${randomBytes(6).toString('hex')}.tmp`
 
@@ -176,6 +178,62 @@ export async function removeStaleTemporaryFiles(path: string): Promise<string[]>
     }
   }
   return removed
+}
+
+/**
+ * Claims the file `path` writes to for this process, with a lock file
+ * beside it (`<file>.lock`, holding the pid), so that two services pointed
+ * at the same snapshot file do not overwrite each other's state every
+ * period unnoticed. A lock left by a process that is gone (`kill -9`), or
+ * carrying this process's own pid (a restarted container), is taken over.
+ * Returns the release function (idempotent; removes the lock file if it
+ * is still this process's).
+ *
+ * @throws {SnapshotFileError} (`unwritable`) when another live process
+ *   holds the lock, naming its pid, or when the lock file cannot be created.
+ *
+ * @example
+ * ```ts
+ * const release = await lockSnapshotFile('/var/lib/fab/stability.json')
+ * try { ... } finally { await release() }
+ * ```
+ */
+export async function lockSnapshotFile(path: string): Promise<() => Promise<void>> {
+  const lock = `${await snapshotTarget(path)}.lock`
+  const mine = `${String(process.pid)}\n`
+  if (held.has(lock)) throw new SnapshotFileError(path, 'unwritable', `is in use by this process (lock file ${lock}); one writer per file`)
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await writeFile(lock, mine, { flag: 'wx', mode: 0o600 })
+      break
+    } catch (error) {
+      if (errorCode(error) !== 'EEXIST' || attempt > 0) {
+        throw new SnapshotFileError(path, 'unwritable', `cannot create the lock file ${lock} (${errorCode(error)})`)
+      }
+    }
+    let holder = Number.NaN
+    try {
+      holder = Number((await readFile(lock, 'latin1')).trim())
+    } catch {
+      // Removed meanwhile, or unreadable: treated as stale below.
+    }
+    if (Number.isSafeInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
+      throw new SnapshotFileError(path, 'unwritable', `is in use by process ${String(holder)} (lock file ${lock}); one writer per file`)
+    }
+    await rm(lock, { force: true }).catch(() => undefined)
+  }
+  held.add(lock)
+  let released = false
+  return async () => {
+    if (released) return
+    released = true
+    held.delete(lock)
+    try {
+      if ((await readFile(lock, 'latin1')) === mine) await rm(lock, { force: true })
+    } catch {
+      // Already gone.
+    }
+  }
 }
 
 function errorCode(error: unknown): string {
