@@ -11,7 +11,10 @@ const run = (...args: string[]): { status: number | null; stdout: string; stderr
 
 let dir = ''
 const mounts: string[] = []
+/** Probes started by a test: killed after it, so a failing assertion leaves none running. */
+const children: ReturnType<typeof spawn>[] = []
 afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
   for (const m of mounts.splice(0)) execFileSync('umount', ['-l', m])
   if (dir !== '') rmSync(dir, { recursive: true, force: true })
   dir = ''
@@ -20,6 +23,7 @@ afterEach(() => {
 /** Starts `serve`, resolves once it says it serves; returns the child and its collected output. */
 async function serve(...args: string[]): Promise<{ child: ReturnType<typeof spawn>; out: () => string; err: () => string; exit: Promise<number | null> }> {
   const child = spawn(process.execPath, [cli, 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  children.push(child)
   let out = ''
   let err = ''
   child.stdout.on('data', (d: Buffer) => (out += d.toString()))
