@@ -94,6 +94,8 @@ describe('parseCommand', () => {
     [['run', 'extra'], /unexpected argument "extra"/],
     [['jump'], /unknown command "jump"/],
     [['--nope'], /Unknown option '--nope'/],
+    [['--seed', '-1'], /^--seed needs a value; got "-1" \(no value here starts with "-"; numbers take no sign\)$/],
+    [['serve', '--host', '-x'], /^--host needs a value; got "-x" \(no value here starts with "-"; numbers take no sign\)$/],
   ])('refuses %j', (args, message) => {
     expect(() => parseCommand(args)).toThrow(UsageError)
     expect(() => parseCommand(args)).toThrow(message)

@@ -187,7 +187,16 @@ export function parseCommand(argv: readonly string[]): ProbeCommand {
       },
     })
   } catch (error) {
-    throw new UsageError((error as Error).message)
+    const e = error as Error & { code?: unknown }
+    // `--seed -1`: parseArgs takes the value for another option and explains over three lines.
+    const dashed = /^Option '(--[a-z-]+)' argument is ambiguous/.exec(e.message)
+    if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && dashed !== null) {
+      const at = args.indexOf(dashed[1] as string)
+      const value = at >= 0 ? args[at + 1] : undefined
+      throw new UsageError(`${dashed[1] as string} needs a value; got ${value === undefined ? 'an option' : JSON.stringify(value)} (no value here starts with "-"; numbers take no sign)`)
+    }
+    // One line, whatever parseArgs says.
+    throw new UsageError((e.message.split('\n')[0] as string).trim())
   }
   const v = parsed.values as Record<string, string | boolean | undefined>
   if (v.help === true) return { command: 'help' }

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { createServer } from 'node:http'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -6,7 +7,7 @@ import { promisify } from 'node:util'
 import { inflateSync } from 'node:zlib'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { ServeOptions } from './args.js'
-import { reportHtml } from './report.js'
+import { livePage, reportHtml } from './report.js'
 import { startProbeServer, type ProbeState } from './serve.js'
 import { REFERENCE_SCENARIO, checkScenario, runScenario } from './simulation.js'
 
@@ -193,6 +194,36 @@ describe('the report and the live page in headless Chromium', () => {
       expect(pixels.blue).toBeGreaterThan(300)
     } finally {
       await server.close()
+    }
+  }, 120_000)
+
+  it('the live page starts over when the probe restarts (its clock goes back)', async () => {
+    // A real probe's state, served as a probe that restarts after the page's first poll would serve it.
+    const probe = await startProbeServer({ command: 'serve', port: 0, host: '127.0.0.1', tickMs: 5, windows: 1, scenario: 'schedule', schedule: [10], seed: 1, degradeProbability: 0, metrics: true, maxAgeMs: 0, stateFile: null, snapshotMs: 1000, stateMaxBytes: 1024 * 1024 })
+    const real = (await (await fetch(`${probe.url}/probe/state`)).json()) as ProbeState
+    await probe.close()
+    const point = real.history[0] as ProbeState['history'][number]
+    const run = (seconds: number): ProbeState => ({ ...real, uptimeMs: seconds * 1000, history: Array.from({ length: seconds * 2 + 1 }, (_, i) => ({ ...point, x: i / 2 })) })
+    let polls = 0
+    const server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x')
+      if (url.pathname === '/') {
+        res.writeHead(200, { 'content-type': 'text/html' }).end(livePage())
+        return
+      }
+      // First poll: 30 s of history. Then the probe has restarted: 2 s of uptime.
+      const state = polls++ === 0 ? run(30) : run(2)
+      const since = url.searchParams.get('since')
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...state, history: state.history.filter((p) => since === null || p.x > Number(since)) }))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const dom = await chromium(`http://127.0.0.1:${String((server.address() as { port: number }).port)}/`, '--dump-dom')
+      expect(polls).toBeGreaterThanOrEqual(3)
+      // The new run's 5 points only, not the old run's 61.
+      expect(chartFigures(dom).score).toBe(5)
+    } finally {
+      server.close()
     }
   }, 120_000)
 })

@@ -11,7 +11,10 @@ const run = (...args: string[]): { status: number | null; stdout: string; stderr
 
 let dir = ''
 const mounts: string[] = []
+/** Probes started by a test: killed after it, so a failing assertion leaves none running. */
+const children: ReturnType<typeof spawn>[] = []
 afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
   for (const m of mounts.splice(0)) execFileSync('umount', ['-l', m])
   if (dir !== '') rmSync(dir, { recursive: true, force: true })
   dir = ''
@@ -20,6 +23,7 @@ afterEach(() => {
 /** Starts `serve`, resolves once it says it serves; returns the child and its collected output. */
 async function serve(...args: string[]): Promise<{ child: ReturnType<typeof spawn>; out: () => string; err: () => string; exit: Promise<number | null> }> {
   const child = spawn(process.execPath, [cli, 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  children.push(child)
   let out = ''
   let err = ''
   child.stdout.on('data', (d: Buffer) => (out += d.toString()))
@@ -80,6 +84,47 @@ describe('exits that tell the truth', () => {
     expect(await full.exit).toBe(3)
     expect(full.err()).toMatch(/^auris-probe: stopped, but the last snapshot was not written: snapshot file .*state\.json: cannot write \(ENOSPC\); the previous file, if any, is unchanged\n$/)
     expect(readdirSync(at).sort()).toEqual(['filler', 'state.json'])
+  })
+
+  it('kill -9 mid-snapshot, then a restart: the file is restored and the killed writer\'s temporary file removed', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'auris-cli-'))
+    const file = join(dir, 'state.json')
+    const temporaries = (): string[] => readdirSync(dir).filter((n) => n.endsWith('.tmp'))
+    for (let round = 0; round < 2; round++) {
+      // 20,000 windows: each snapshot takes long enough at a quarter of the loop to be caught in flight.
+      const probe = await serve('--state-file', file, '--windows', '20000', '--snapshot-ms', '10')
+      if (round > 0) expect(probe.out()).toContain(`auris-probe: restored 20000 window(s) from ${file}`)
+      for (let i = 0; i < 400 && temporaries().length === 0; i++) await new Promise((r) => setTimeout(r, 5))
+      expect(temporaries()).toEqual([expect.stringMatching(new RegExp(`^state\\.json\\.${String(probe.child.pid)}\\.[0-9a-f]{12}\\.tmp$`)) as unknown])
+      probe.child.kill('SIGKILL')
+      expect(await probe.exit).toBe(null)
+      expect(temporaries()).toHaveLength(1)
+    }
+    const last = await serve('--state-file', file, '--windows', '20000', '--snapshot-ms', '3600000')
+    expect(last.out()).toContain(`auris-probe: restored 20000 window(s) from ${file}`)
+    expect(readdirSync(dir).sort()).toEqual(['state.json', 'state.json.lock'])
+    last.child.kill('SIGTERM')
+    expect(await last.exit).toBe(0)
+    expect(readdirSync(dir)).toEqual(['state.json'])
+  }, 60_000)
+
+  it('a second probe on the same state file: exit 3, one line naming the first, which keeps its file', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'auris-cli-'))
+    const file = join(dir, 'state.json')
+    const first = await serve('--state-file', file, '--snapshot-ms', '20')
+    // Bounded: a probe that does not refuse would serve until killed.
+    const second = spawnSync(process.execPath, [cli, 'serve', '--port', '0', '--state-file', file], { encoding: 'utf8', timeout: 20_000 })
+    expect(second.status).toBe(3)
+    expect(second.stdout).toBe('')
+    expect(second.stderr).toBe(`auris-probe: cannot use the state file: snapshot file ${file}: is in use by process ${String(first.child.pid)} (lock file ${file}.lock); one writer per file\n`)
+    first.child.kill('SIGTERM')
+    expect(await first.exit).toBe(0)
+    expect(readdirSync(dir)).toEqual(['state.json'])
+    // Released: the next probe takes the file over and restores it.
+    const next = await serve('--state-file', file)
+    expect(next.out()).toContain(`auris-probe: restored 1 window(s) from ${file}`)
+    next.child.kill('SIGTERM')
+    expect(await next.exit).toBe(0)
   })
 
   it('a reader that goes away (probe | head -1): quiet, the probe status', async () => {

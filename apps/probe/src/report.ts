@@ -185,6 +185,13 @@ async function poll() {
   try {
     const response = await fetch('/probe/state' + (since === undefined ? '' : '?since=' + since));
     const s = await response.json();
+    // The probe restarted (its clock is behind the last point): drop the old run's points, fetch all.
+    if (since !== undefined && s.uptimeMs / 1000 < since) {
+      points = [];
+      since = undefined;
+      setTimeout(poll, 0);
+      return;
+    }
     points = points.concat(s.history).slice(-1200);
     if (points.length > 0) since = points[points.length - 1].x;
     const g = s.global;

@@ -3,7 +3,7 @@ import { metricsRoutes } from '@auris/metrics-http'
 import type { StabilityExporter } from '@auris/prom-exporter'
 import { setupPrometheusMetrics } from '@auris/prom-exporter/setup'
 import { StabilityWindows, type Hysteresis, type StabilityWindow, type StabilityWindowsOptions } from '@auris/stability-core'
-import { SnapshotFileError, restoreWindowsFile, writeWindowsFile } from '@auris/stability-core/node'
+import { SnapshotFileError, lockSnapshotFile, restoreWindowsFile, writeWindowsFile } from '@auris/stability-core/node'
 import { Hono } from 'hono'
 import type { AddressInfo } from 'node:net'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
@@ -126,7 +126,15 @@ export async function startSimulation(options: SimulationOptions, log: (line: st
   const fileOptions = { maxBytes: options.stateMaxBytes }
   let registry = new StabilityWindows(config)
   let restored = false
+  // One probe per state file: a second one would overwrite the first's state every period.
+  let unlock = (): Promise<void> => Promise.resolve()
   if (stateFile !== null) {
+    try {
+      unlock = await lockSnapshotFile(stateFile)
+    } catch (error) {
+      if (error instanceof SnapshotFileError) throw new ProbeFailure(`cannot use the state file: ${error.message}`)
+      throw error
+    }
     try {
       const result = await restoreWindowsFile(stateFile, { maxWindows: config.maxWindows as number, fresh: config, ...fileOptions, accept: (w) => fitsProbe(w, options.windows) })
       registry = result.windows
@@ -135,6 +143,7 @@ export async function startSimulation(options: SimulationOptions, log: (line: st
       else if (result.keptAs === undefined) log(`auris-probe: starting fresh: ${result.problem ?? 'no snapshot'}`)
       else log(`auris-probe: starting fresh: ${result.problem ?? 'refused'}; the refused file is kept as ${result.keptAs}`)
     } catch (error) {
+      await unlock()
       if (error instanceof SnapshotFileError) throw new ProbeFailure(`cannot use the state file: ${error.message}`)
       throw error
     }
@@ -188,6 +197,7 @@ export async function startSimulation(options: SimulationOptions, log: (line: st
       await writeOnce(1)
     } catch (error) {
       untrack()
+      await unlock()
       throw new ProbeFailure(`cannot write the state file: ${(error as Error).message}`)
     }
   }
@@ -263,13 +273,17 @@ export async function startSimulation(options: SimulationOptions, log: (line: st
     untrack()
     // One snapshot at a time: let a running one finish before the last.
     await snapshotting
-    if (last && stateFile !== null) {
-      try {
-        // Nothing ticks any more: full speed.
-        await writeOnce(1)
-      } catch (error) {
-        throw new ProbeFailure(`stopped, but the last snapshot was not written: ${(error as Error).message}`)
+    try {
+      if (last && stateFile !== null) {
+        try {
+          // Nothing ticks any more: full speed.
+          await writeOnce(1)
+        } catch (error) {
+          throw new ProbeFailure(`stopped, but the last snapshot was not written: ${(error as Error).message}`)
+        }
       }
+    } finally {
+      await unlock()
     }
   }
 
