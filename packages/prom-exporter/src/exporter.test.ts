@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { createStabilityExporter } from './exporter.js'
 import { FAMILIES, METRIC_NAMES, metricNames } from './names.js'
 import { parseExposition } from './testing/exposition.js'
+import { promtool } from './testing/parsers.js'
 
 const DESIGN_NAMES = [
   'atlas_stability_score',
@@ -57,6 +58,11 @@ describe('metric names', () => {
     expect(metricNames('fab_').stability_score).toBe('fab_stability_score')
     expect(createStabilityExporter({ prefix: '' }).names.stable_ticks).toBe('stable_ticks')
     expect(() => createStabilityExporter({ prefix: '9x' })).toThrow(/option "prefix" must match/)
+  })
+
+  it('refuses a prefix with a colon, which promtool rejects on every exported name', () => {
+    for (const prefix of ['fab:', ':', 'a:b_']) expect(() => createStabilityExporter({ prefix })).toThrow(/option "prefix" must match .*; got/)
+    expect(promtool('# HELP fab:windows w\n# TYPE fab:windows gauge\nfab:windows 1\n').output).toBe("fab:windows metric names should not contain ':'")
   })
 })
 
