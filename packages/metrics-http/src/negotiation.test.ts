@@ -53,6 +53,9 @@ describe('format negotiation', () => {
     expect(negotiateFormat('*/*')).toBe('prometheus')
     expect(negotiateFormat(undefined)).toBe('prometheus')
     expect(negotiateFormat(null)).toBe('prometheus')
+    // Media types are case-insensitive.
+    expect(negotiateFormat('Application/OpenMetrics-Text; Version=1.0.0')).toBe('openmetrics')
+    expect(negotiateFormat('APPLICATION/OPENMETRICS-TEXT;q=0.4,TEXT/PLAIN;q=0.5')).toBe('prometheus')
   })
 
   it('serves OpenMetrics to a scraper that asks for it, and the text format to every other', async () => {
@@ -90,6 +93,23 @@ describe('format negotiation', () => {
     const body = await res.text()
     expect(body.match(/# EOF/g)).toHaveLength(1)
     expect(openMetricsParse(body)).toBe('21')
+  })
+
+  it('serves a text scraper OpenMetrics when a prom-client registry set to OpenMetrics is among the sources (the exporter follows it), never a 500', async () => {
+    const registry = new Registry<OpenMetricsContentType>()
+    registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE)
+    new Counter({ name: 'app_requests', help: 'Requests.', registers: [registry] }).inc(3)
+    const app = mounted({ sources: [exporterWith('global'), registry] })
+    for (const headers of [{}, { Accept: 'text/plain;version=0.0.4' }, { Accept: '*/*' }]) {
+      const res = await app.request('/metrics/exp', { headers }, ON)
+      expect(res.status).toBe(200)
+      expect(res.headers.get('Content-Type')).toBe(Registry.OPENMETRICS_CONTENT_TYPE)
+      const body = await res.text()
+      expect(body.match(/# EOF/g)).toHaveLength(1)
+      expect(body).toContain('\napp_requests_total 3\n')
+      expect(body).toContain('\n# TYPE atlas_degradation_count counter\natlas_degradation_count_total{window_id="global"} 1\n')
+      expect(openMetricsParse(body)).toBe('21')
+    }
   })
 })
 

@@ -53,7 +53,8 @@ export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1
  * ```
  */
 export function negotiateFormat(accept: string | undefined | null): ExpositionFormat {
-  if (accept?.includes('openmetrics') !== true) return 'prometheus'
+  // Media types are case-insensitive (RFC 9110): `Application/OpenMetrics-Text` asks for OpenMetrics too.
+  if (accept?.toLowerCase().includes('openmetrics') !== true) return 'prometheus'
   let om = 0
   let text = 0
   for (const range of accept.split(',')) {
@@ -327,6 +328,14 @@ export async function collect(sources: readonly MetricsSource[], timeoutMs: numb
   let formats = sources.map((s) => formatOf(s, wanted))
   // A source that cannot give OpenMetrics makes the whole answer fall back to the text format, when all can give it.
   if (wanted === 'openmetrics' && formats.some((f) => f !== 'openmetrics')) formats = sources.map((s) => formatOf(s, 'prometheus'))
+  if (formats.some((f) => f !== formats[0])) {
+    // A source whose format is fixed (a prom-client registry set to OpenMetrics) decides for the
+    // sources that can render either, whatever the scraper asked: that is what it gets from the
+    // fixed source served alone, and the only answer that joins them.
+    const fixedFormats = new Set(sources.filter((s) => !(s.expose !== undefined && (s.formats ?? ['prometheus']).length > 1)).map((s) => formatOfType(s.contentType)))
+    const [only] = fixedFormats
+    if (fixedFormats.size === 1 && only !== undefined) formats = sources.map((s) => formatOf(s, only))
+  }
   const format = formats[0] as ExpositionFormat
   if (formats.some((f) => f !== format)) throw new MixedFormatsError([...new Set(sources.map((s) => s.contentType))])
   // A source with a fixed format names the content type (a prom-client registry's exact string); else the format's own.
