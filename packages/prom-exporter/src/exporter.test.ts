@@ -1,7 +1,10 @@
 import { Hysteresis, StabilityTracker, StabilityWindows } from '@auris/stability-core'
 import { describe, expect, it } from 'vitest'
 import { createStabilityExporter } from './exporter.js'
-import { FAMILIES, METRIC_NAMES, metricNames } from './names.js'
+import { StabilityCollector } from './collector.js'
+import { EXPORTER_FAMILIES, FAMILIES, METRIC_NAMES, WINDOW_FAMILIES, metricNames } from './names.js'
+import { ExpositionLayout, renderChunks } from './render.js'
+import { ChunkWriter, concatBytes } from './writer.js'
 import { parseExposition } from './testing/exposition.js'
 import { promtool } from './testing/parsers.js'
 
@@ -253,6 +256,32 @@ describe('rejections', () => {
     expect((await rejected(exporter)).duplicate).toBe(9)
     exporter.render('openmetrics')
     expect(exporter.rejections.duplicate).toBe(12)
+  })
+
+  it('exports a window once per scrape when scrapes overlap (a text and an OpenMetrics scrape, two Prometheus servers)', () => {
+    const big = new StabilityWindows({ maxWindows: 1000 })
+    big.tick('dup', 0.5, true)
+    for (let i = 0; i < 600; i++) big.tick(`w${String(i)}`, 0.9)
+    const small = new StabilityWindows()
+    small.tick('dup', 0.9)
+    const collector = new StabilityCollector(10)
+    collector.trackWindows(big)
+    collector.trackWindows(small)
+    // Two sliced scrapes, interleaved: a step with a past deadline stops after 256 windows.
+    const a = collector.begin()
+    const b = collector.begin()
+    expect(a.step(0)).toBe(false)
+    expect(b.step(0)).toBe(false)
+    expect(a.step(Infinity)).toBe(true)
+    expect(b.step(Infinity)).toBe(true)
+    const layout = new ExpositionLayout('atlas_', WINDOW_FAMILIES, EXPORTER_FAMILIES, [], 'prometheus')
+    for (const snapshot of [a.finish(), b.finish()]) {
+      expect(snapshot.size).toBe(601)
+      expect(snapshot.windows.filter((w) => w.id === 'dup')).toHaveLength(1)
+      const text = new TextDecoder().decode(concatBytes(renderChunks(layout, snapshot, new ChunkWriter())))
+      expect(promtool(text)).toEqual({ status: 0, output: '' })
+    }
+    expect(collector.rejections.duplicate).toBe(2)
   })
 })
 
