@@ -56,6 +56,10 @@ describe('format negotiation', () => {
     // Media types are case-insensitive.
     expect(negotiateFormat('Application/OpenMetrics-Text; Version=1.0.0')).toBe('openmetrics')
     expect(negotiateFormat('APPLICATION/OPENMETRICS-TEXT;q=0.4,TEXT/PLAIN;q=0.5')).toBe('prometheus')
+    // Quoted parameter values, and a bare major version.
+    expect(negotiateFormat('application/openmetrics-text;version="1.0.0"')).toBe('openmetrics')
+    expect(negotiateFormat('application/openmetrics-text;version=1;q="0.9",text/plain;q=0.5')).toBe('openmetrics')
+    expect(negotiateFormat('application/openmetrics-text;version="2.0.0"')).toBe('prometheus')
   })
 
   it('serves OpenMetrics to a scraper that asks for it, and the text format to every other', async () => {

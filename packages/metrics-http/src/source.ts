@@ -62,12 +62,14 @@ export function negotiateFormat(accept: string | undefined | null): ExpositionFo
     let q = 1
     let version: string | undefined
     for (const p of params) {
-      const [k, v = ''] = p.split('=').map((x) => x.trim())
-      if (k === 'q') q = Number(v)
+      const [k, raw = ''] = p.split('=').map((x) => x.trim())
+      // A parameter value may be a quoted string (RFC 9110): `version="1.0.0"` is `version=1.0.0`.
+      const v = raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1) : raw
+      if (k === 'q') q = v === '' ? Number.NaN : Number(v)
       else if (k === 'version') version = v
     }
     if (!(q > 0 && q <= 1)) continue
-    if (type === 'application/openmetrics-text' && (version === undefined || version.startsWith('1.'))) om = Math.max(om, q)
+    if (type === 'application/openmetrics-text' && (version === undefined || version === '1' || version.startsWith('1.'))) om = Math.max(om, q)
     else if (type === 'text/plain') text = Math.max(text, q)
   }
   return om > 0 && om >= text ? 'openmetrics' : 'prometheus'
