@@ -1,4 +1,4 @@
-import { mergeFamilies, shareFamilies } from './merge.js'
+import { familyNames, mergeFamilies, shareFamilies } from './merge.js'
 
 export { FamilyConflictError } from './merge.js'
 
@@ -291,16 +291,10 @@ export function responseBody(body: ExpositionBody): string | Uint8Array<ArrayBuf
 }
 
 const decoder = new TextDecoder()
+const encoder = new TextEncoder()
 
-/** One source's exposition as text, in `format`, within `timeoutMs`. */
-async function textOf(source: MetricsSource, format: ExpositionFormat, timeoutMs: number): Promise<string> {
-  if (source.expose !== undefined && formatOf(source, format) === format && (source.formats ?? ['prometheus']).includes(format)) {
-    const expose = source.expose.bind(source)
-    const chunks = await drain(attemptIterable(() => expose(format)), timeoutMs)
-    let text = ''
-    for (const c of chunks) text += decoder.decode(c, { stream: true })
-    return text + decoder.decode()
-  }
+/** The exposition of a source that does not render in slices, as text, within `timeoutMs`. */
+async function textOf(source: MetricsSource, timeoutMs: number): Promise<string> {
   const text = await within(timeoutMs, render(source))
   checkText(text)
   return text
@@ -353,8 +347,13 @@ export async function collect(sources: readonly MetricsSource[], timeoutMs: numb
     checkText(body)
     return { contentType, body }
   }
-  const texts = only !== undefined ? [await textOf(only, format, timeoutMs)] : await within(timeoutMs, Promise.all(sources.map((s) => textOf(s, format, timeoutMs))))
   const openMetrics = format === 'openmetrics'
+  const read = (s: MetricsSource): Promise<string | Uint8Array[]> => (isSliced(s, format) ? drain(attemptIterable(() => (s.expose as NonNullable<MetricsSource['expose']>).call(s, format)), timeoutMs) : textOf(s, timeoutMs))
+  const results = only !== undefined ? [await read(only)] : await within(timeoutMs, Promise.all(sources.map(read)))
+  // Sources that rendered bytes stay bytes when no family is shared: decoding them to join them as
+  // text would meet the engine's longest string (about 512 MiB: a million windows is more).
+  if (results.some((r) => typeof r !== 'string') && !overlapping(sources, results)) return { contentType, ...bytesBody(joinBytes(results, openMetrics)) }
+  const texts = results.map((r) => (typeof r === 'string' ? r : decodeChunks(r)))
   const parts = texts.map((text) => {
     let part = openMetrics && text.endsWith(EOF_LINE) ? text.slice(0, -EOF_LINE.length) : text
     if (part !== '' && !part.endsWith('\n')) part += '\n'
@@ -364,4 +363,89 @@ export async function collect(sources: readonly MetricsSource[], timeoutMs: numb
   let body = parts.join('')
   if (openMetrics) body += EOF_LINE
   return { contentType, body }
+}
+
+/** Whether `source` renders `format` in slices (`expose()`). */
+function isSliced(source: MetricsSource, format: ExpositionFormat): boolean {
+  return source.expose !== undefined && (source.formats ?? ['prometheus']).includes(format)
+}
+
+function decodeChunks(chunks: readonly Uint8Array[]): string {
+  let text = ''
+  for (const c of chunks) text += decoder.decode(c, { stream: true })
+  return text + decoder.decode()
+}
+
+/**
+ * Whether two sources may share a family: names a byte source declares
+ * (`familyNames`, with and without `_total`, the OpenMetrics spelling of a
+ * counter family) against those of the others. A byte source that declares
+ * nothing may share anything.
+ */
+function overlapping(sources: readonly MetricsSource[], results: readonly (string | readonly Uint8Array[])[]): boolean {
+  const seen = new Set<string>()
+  for (const [i, result] of results.entries()) {
+    let names: Set<string>
+    if (typeof result === 'string') names = familyNames(result)
+    else {
+      const declared = sources[i]?.familyNames
+      if (declared === undefined) return true
+      names = new Set<string>()
+      for (const name of declared) {
+        names.add(name)
+        if (name.endsWith('_total')) names.add(name.slice(0, -'_total'.length))
+      }
+    }
+    for (const name of names) if (seen.has(name)) return true
+    for (const name of names) seen.add(name)
+  }
+  return false
+}
+
+const EOF_BYTES = new TextEncoder().encode(EOF_LINE)
+const NEWLINE = new TextEncoder().encode('\n')
+
+/** `chunks` without a final `# EOF\n`, which may span chunks. */
+function withoutEof(chunks: readonly Uint8Array[]): Uint8Array[] {
+  const out = [...chunks]
+  let k = EOF_BYTES.length
+  let i = out.length - 1
+  let j = i >= 0 ? (out[i] as Uint8Array).length : 0
+  while (k > 0 && i >= 0) {
+    if (j === 0) {
+      i--
+      j = i >= 0 ? (out[i] as Uint8Array).length : 0
+      continue
+    }
+    if ((out[i] as Uint8Array)[j - 1] !== EOF_BYTES[k - 1]) return out
+    j--
+    k--
+  }
+  if (k > 0) return out
+  out.length = i + 1
+  if (i >= 0) out[i] = (out[i] as Uint8Array).subarray(0, j)
+  return out
+}
+
+function lastByte(chunks: readonly Uint8Array[]): number | undefined {
+  for (let i = chunks.length - 1; i >= 0; i--) {
+    const c = chunks[i] as Uint8Array
+    if (c.length > 0) return c[c.length - 1]
+  }
+  return undefined
+}
+
+/** The sources' expositions joined as bytes, as the text join does: each ends with a newline, OpenMetrics with one `# EOF`. */
+function joinBytes(results: readonly (string | readonly Uint8Array[])[], openMetrics: boolean): Uint8Array[] {
+  const out: Uint8Array[] = []
+  for (const result of results) {
+    let chunks = typeof result === 'string' ? [encoder.encode(result)] : [...result]
+    if (openMetrics) chunks = withoutEof(chunks)
+    const last = lastByte(chunks)
+    if (last === undefined) continue
+    out.push(...chunks)
+    if (last !== 10) out.push(NEWLINE)
+  }
+  if (openMetrics) out.push(EOF_BYTES)
+  return out
 }
