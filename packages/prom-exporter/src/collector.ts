@@ -179,7 +179,7 @@ export class StabilityCollector {
       this.rejected.invalid_id++
       return undefined
     }
-    if (existing !== undefined) {
+    if (existing !== undefined && this.stillTracked(existing)) {
       // A tracked source owns the id: pushing it too would export it twice.
       this.rejected.duplicate++
       return undefined
@@ -188,10 +188,26 @@ export class StabilityCollector {
       this.rejected.capacity++
       return undefined
     }
+    if (existing !== undefined) {
+      // Its source stopped exporting it (untracked, or the window left its registry) before the next
+      // scrape swept the record: push takes it over, so its counters continue instead of restarting.
+      existing.owner = null
+      existing.present = 0
+      this.pushedCount++
+      return existing
+    }
     const record = new WindowRecord(windowId)
     this.records.set(windowId, record)
     this.pushedCount++
     return record
+  }
+
+  /** Whether the tracked source that owns `record` still exports its id. */
+  private stillTracked(record: WindowRecord): boolean {
+    const owner = record.owner
+    if (owner === null) return true
+    if (this.singles.get(record.id) === owner) return true
+    return this.registries.has(owner as StabilityWindows) && (owner as StabilityWindows).has(record.id)
   }
 
   update(windowId: string, tracker: StabilityTracker): boolean {

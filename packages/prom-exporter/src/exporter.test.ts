@@ -164,6 +164,34 @@ describe('counters never decrease', () => {
     expect(await count(exporter)).toBe(3)
   })
 
+  it('when a window goes from pull to push between two scrapes: the push is accepted and the counter continues', async () => {
+    const tracked = new StabilityTracker({ clock: () => 0 })
+    for (let i = 0; i < 5; i++) tracked.tick(0.5, true)
+    const pushed = new StabilityTracker({ clock: () => 0 })
+    pushed.tick(0.5, true)
+    // A single tracker, then a registry's window, handed over to push before the next scrape.
+    const exporter = createStabilityExporter()
+    const stop = exporter.track('w', tracked)
+    expect(await count(exporter)).toBe(5)
+    stop()
+    expect(exporter.update('w', pushed)).toBe(true)
+    expect(await count(exporter)).toBe(6)
+    const windows = new StabilityWindows({ clock: () => 0 })
+    for (let i = 0; i < 5; i++) windows.tick('v', 0.5, true)
+    const other = createStabilityExporter()
+    other.track(windows)
+    expect(parseExposition(await other.metrics()).get('atlas_degradation_count_total')?.samples[0]?.value).toBe(5)
+    windows.delete('v')
+    expect(other.update('v', pushed)).toBe(true)
+    expect(parseExposition(await other.metrics()).get('atlas_degradation_count_total')?.samples).toEqual([{ labels: { window_id: 'v' }, value: 6 }])
+    expect(other.rejections.duplicate).toBe(0)
+    // While its source still exports it, the id stays refused.
+    exporter.track('u', tracked)
+    await exporter.metrics()
+    expect(exporter.update('u', pushed)).toBe(false)
+    expect(exporter.rejections.duplicate).toBe(1)
+  })
+
   it('across a tracker replaced by a fresh one (push)', async () => {
     const exporter = createStabilityExporter()
     const first = new StabilityTracker({ clock: () => 0 })
