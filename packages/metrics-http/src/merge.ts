@@ -56,7 +56,7 @@ function sampleName(series: string): string {
 }
 
 /** Family names a text declares or samples, for a cheap overlap test before any merge. */
-function familyNames(text: string): Set<string> {
+export function familyNames(text: string): Set<string> {
   const names = new Set<string>()
   for (const line of text.split('\n')) {
     if (line === '' || line === '# EOF') continue

@@ -37,6 +37,14 @@ function exporterWith(...ids: string[]): ReturnType<typeof createStabilityExport
   return exporter
 }
 
+/** A sliced render's chunks, one per turn of the event loop's microtasks. */
+async function* chunksOf(chunks: readonly Uint8Array[]): AsyncGenerator<Uint8Array, void, undefined> {
+  for (const chunk of chunks) {
+    await Promise.resolve()
+    yield chunk
+  }
+}
+
 function mounted(options: MetricsRoutesOptions): Hono {
   const app = new Hono()
   app.route('/metrics/exp', metricsRoutes({ onError: () => undefined, ...options }))
@@ -53,6 +61,13 @@ describe('format negotiation', () => {
     expect(negotiateFormat('*/*')).toBe('prometheus')
     expect(negotiateFormat(undefined)).toBe('prometheus')
     expect(negotiateFormat(null)).toBe('prometheus')
+    // Media types are case-insensitive.
+    expect(negotiateFormat('Application/OpenMetrics-Text; Version=1.0.0')).toBe('openmetrics')
+    expect(negotiateFormat('APPLICATION/OPENMETRICS-TEXT;q=0.4,TEXT/PLAIN;q=0.5')).toBe('prometheus')
+    // Quoted parameter values, and a bare major version.
+    expect(negotiateFormat('application/openmetrics-text;version="1.0.0"')).toBe('openmetrics')
+    expect(negotiateFormat('application/openmetrics-text;version=1;q="0.9",text/plain;q=0.5')).toBe('openmetrics')
+    expect(negotiateFormat('application/openmetrics-text;version="2.0.0"')).toBe('prometheus')
   })
 
   it('serves OpenMetrics to a scraper that asks for it, and the text format to every other', async () => {
@@ -90,6 +105,23 @@ describe('format negotiation', () => {
     const body = await res.text()
     expect(body.match(/# EOF/g)).toHaveLength(1)
     expect(openMetricsParse(body)).toBe('21')
+  })
+
+  it('serves a text scraper OpenMetrics when a prom-client registry set to OpenMetrics is among the sources (the exporter follows it), never a 500', async () => {
+    const registry = new Registry<OpenMetricsContentType>()
+    registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE)
+    new Counter({ name: 'app_requests', help: 'Requests.', registers: [registry] }).inc(3)
+    const app = mounted({ sources: [exporterWith('global'), registry] })
+    for (const headers of [{}, { Accept: 'text/plain;version=0.0.4' }, { Accept: '*/*' }]) {
+      const res = await app.request('/metrics/exp', { headers }, ON)
+      expect(res.status).toBe(200)
+      expect(res.headers.get('Content-Type')).toBe(Registry.OPENMETRICS_CONTENT_TYPE)
+      const body = await res.text()
+      expect(body.match(/# EOF/g)).toHaveLength(1)
+      expect(body).toContain('\napp_requests_total 3\n')
+      expect(body).toContain('\n# TYPE atlas_degradation_count counter\natlas_degradation_count_total{window_id="global"} 1\n')
+      expect(openMetricsParse(body)).toBe('21')
+    }
   })
 })
 
@@ -146,6 +178,66 @@ describe('sources that share families', () => {
 })
 
 describe('sliced sources', () => {
+  it('stay bytes beside other sources when no family is shared: no string-length limit (a million windows is over 512 MiB)', async () => {
+    // A sliced source of 520 MiB (one MiB chunk handed out 520 times: the test holds one), past V8's longest string.
+    const line = new TextEncoder().encode('big_bytes 1\n')
+    const mib = new Uint8Array(1 << 20)
+    for (let at = 0; at + line.length <= mib.length; at += line.length) mib.set(line, at)
+    const full = mib.subarray(0, mib.length - (mib.length % line.length))
+    const head = new TextEncoder().encode('# HELP big_bytes Bytes.\n# TYPE big_bytes gauge\n')
+    const big: MetricsSource = {
+      contentType: PROMETHEUS_CONTENT_TYPE,
+      formats: ['prometheus'],
+      familyNames: ['big_bytes'],
+      metrics: () => 'big_bytes 1\n',
+      expose: () => chunksOf([head, ...Array.from({ length: 520 }, () => full)]),
+    }
+    const user = new Registry()
+    new Counter({ name: 'app_requests_total', help: 'Requests.', registers: [user] }).inc(2)
+    const tail = await user.metrics()
+    const res = await mounted({ sources: [big, user], compressThreshold: false, timeoutMs: 60_000 }).request('/metrics/exp', {}, ON)
+    expect(res.status).toBe(200)
+    const expected = head.length + 520 * full.length + new TextEncoder().encode(tail).length
+    expect(res.headers.get('Content-Length')).toBe(String(expected))
+    let received = 0
+    let last: Uint8Array = new Uint8Array(0)
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      received += chunk.length
+      last = chunk
+    }
+    expect(received).toBe(expected)
+    expect(new TextDecoder().decode(last)).toBe(tail)
+  }, 60_000)
+
+  it('joined as bytes give the bytes the text join gives, in both formats', async () => {
+    const user = new Registry()
+    new Counter({ name: 'app_requests_total', help: 'Requests.', registers: [user] }).inc(2)
+    const om = new Registry<OpenMetricsContentType>()
+    om.setContentType(Registry.OPENMETRICS_CONTENT_TYPE)
+    new Gauge({ name: 'app_up', help: 'Up.', registers: [om] }).set(1)
+    const exporter = exporterWith('global', 'a"b')
+    const text = await (await mounted({ sources: [exporter, user] }).request('/metrics/exp', {}, ON)).text()
+    expect(text).toBe(`${exporter.render()}${await user.metrics()}`)
+    expect(promtool(text)).toEqual({ status: 0, output: '' })
+    const open = await mounted({ sources: [user, exporter] }).request('/metrics/exp', { headers: { Accept: PROMETHEUS_ACCEPT } }, ON)
+    expect(await open.text()).toBe(`${await user.metrics()}${exporter.render()}`)
+    const both = await mounted({ sources: [exporter, om] }).request('/metrics/exp', { headers: { Accept: PROMETHEUS_ACCEPT } }, ON)
+    const body = await both.text()
+    expect(body).toBe(`${exporter.render('openmetrics').slice(0, -'# EOF\n'.length)}${await om.metrics()}`)
+    expect(both.headers.get('Content-Length')).toBe(String(new TextEncoder().encode(body).length))
+    expect(openMetricsParse(body)).toBe('21')
+    // A sliced source whose # EOF spans two chunks (and an empty chunk after it).
+    const split: MetricsSource = {
+      contentType: OPENMETRICS_CONTENT_TYPE,
+      formats: ['openmetrics'],
+      familyNames: ['split_up'],
+      metrics: () => '',
+      expose: () => chunksOf(['# TYPE split_up gauge\nsplit_up 1\n# E', 'OF\n', ''].map((piece) => new TextEncoder().encode(piece))),
+    }
+    const joined = await mounted({ sources: [split, om] }).request('/metrics/exp', { headers: { Accept: PROMETHEUS_ACCEPT } }, ON)
+    expect(await joined.text()).toBe(`# TYPE split_up gauge\nsplit_up 1\n${await om.metrics()}`)
+  })
+
   it('serve their chunks as bytes, one or many, and stop rendering on a timeout', async () => {
     const chunk = (s: string): Uint8Array => new TextEncoder().encode(s)
     async function* parts(): AsyncGenerator<Uint8Array> {

@@ -1,4 +1,4 @@
-import { mergeFamilies, shareFamilies } from './merge.js'
+import { familyNames, mergeFamilies, shareFamilies } from './merge.js'
 
 export { FamilyConflictError } from './merge.js'
 
@@ -53,7 +53,8 @@ export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1
  * ```
  */
 export function negotiateFormat(accept: string | undefined | null): ExpositionFormat {
-  if (accept?.includes('openmetrics') !== true) return 'prometheus'
+  // Media types are case-insensitive (RFC 9110): `Application/OpenMetrics-Text` asks for OpenMetrics too.
+  if (accept?.toLowerCase().includes('openmetrics') !== true) return 'prometheus'
   let om = 0
   let text = 0
   for (const range of accept.split(',')) {
@@ -61,12 +62,14 @@ export function negotiateFormat(accept: string | undefined | null): ExpositionFo
     let q = 1
     let version: string | undefined
     for (const p of params) {
-      const [k, v = ''] = p.split('=').map((x) => x.trim())
-      if (k === 'q') q = Number(v)
+      const [k, raw = ''] = p.split('=').map((x) => x.trim())
+      // A parameter value may be a quoted string (RFC 9110): `version="1.0.0"` is `version=1.0.0`.
+      const v = raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1) : raw
+      if (k === 'q') q = v === '' ? Number.NaN : Number(v)
       else if (k === 'version') version = v
     }
     if (!(q > 0 && q <= 1)) continue
-    if (type === 'application/openmetrics-text' && (version === undefined || version.startsWith('1.'))) om = Math.max(om, q)
+    if (type === 'application/openmetrics-text' && (version === undefined || version === '1' || version.startsWith('1.'))) om = Math.max(om, q)
     else if (type === 'text/plain') text = Math.max(text, q)
   }
   return om > 0 && om >= text ? 'openmetrics' : 'prometheus'
@@ -288,16 +291,10 @@ export function responseBody(body: ExpositionBody): string | Uint8Array<ArrayBuf
 }
 
 const decoder = new TextDecoder()
+const encoder = new TextEncoder()
 
-/** One source's exposition as text, in `format`, within `timeoutMs`. */
-async function textOf(source: MetricsSource, format: ExpositionFormat, timeoutMs: number): Promise<string> {
-  if (source.expose !== undefined && formatOf(source, format) === format && (source.formats ?? ['prometheus']).includes(format)) {
-    const expose = source.expose.bind(source)
-    const chunks = await drain(attemptIterable(() => expose(format)), timeoutMs)
-    let text = ''
-    for (const c of chunks) text += decoder.decode(c, { stream: true })
-    return text + decoder.decode()
-  }
+/** The exposition of a source that does not render in slices, as text, within `timeoutMs`. */
+async function textOf(source: MetricsSource, timeoutMs: number): Promise<string> {
   const text = await within(timeoutMs, render(source))
   checkText(text)
   return text
@@ -327,6 +324,14 @@ export async function collect(sources: readonly MetricsSource[], timeoutMs: numb
   let formats = sources.map((s) => formatOf(s, wanted))
   // A source that cannot give OpenMetrics makes the whole answer fall back to the text format, when all can give it.
   if (wanted === 'openmetrics' && formats.some((f) => f !== 'openmetrics')) formats = sources.map((s) => formatOf(s, 'prometheus'))
+  if (formats.some((f) => f !== formats[0])) {
+    // A source whose format is fixed (a prom-client registry set to OpenMetrics) decides for the
+    // sources that can render either, whatever the scraper asked: that is what it gets from the
+    // fixed source served alone, and the only answer that joins them.
+    const fixedFormats = new Set(sources.filter((s) => !(s.expose !== undefined && (s.formats ?? ['prometheus']).length > 1)).map((s) => formatOfType(s.contentType)))
+    const [only] = fixedFormats
+    if (fixedFormats.size === 1 && only !== undefined) formats = sources.map((s) => formatOf(s, only))
+  }
   const format = formats[0] as ExpositionFormat
   if (formats.some((f) => f !== format)) throw new MixedFormatsError([...new Set(sources.map((s) => s.contentType))])
   // A source with a fixed format names the content type (a prom-client registry's exact string); else the format's own.
@@ -342,8 +347,13 @@ export async function collect(sources: readonly MetricsSource[], timeoutMs: numb
     checkText(body)
     return { contentType, body }
   }
-  const texts = only !== undefined ? [await textOf(only, format, timeoutMs)] : await within(timeoutMs, Promise.all(sources.map((s) => textOf(s, format, timeoutMs))))
   const openMetrics = format === 'openmetrics'
+  const read = (s: MetricsSource): Promise<string | Uint8Array[]> => (isSliced(s, format) ? drain(attemptIterable(() => (s.expose as NonNullable<MetricsSource['expose']>).call(s, format)), timeoutMs) : textOf(s, timeoutMs))
+  const results = only !== undefined ? [await read(only)] : await within(timeoutMs, Promise.all(sources.map(read)))
+  // Sources that rendered bytes stay bytes when no family is shared: decoding them to join them as
+  // text would meet the engine's longest string (about 512 MiB: a million windows is more).
+  if (results.some((r) => typeof r !== 'string') && !overlapping(sources, results)) return { contentType, ...bytesBody(joinBytes(results, openMetrics)) }
+  const texts = results.map((r) => (typeof r === 'string' ? r : decodeChunks(r)))
   const parts = texts.map((text) => {
     let part = openMetrics && text.endsWith(EOF_LINE) ? text.slice(0, -EOF_LINE.length) : text
     if (part !== '' && !part.endsWith('\n')) part += '\n'
@@ -353,4 +363,89 @@ export async function collect(sources: readonly MetricsSource[], timeoutMs: numb
   let body = parts.join('')
   if (openMetrics) body += EOF_LINE
   return { contentType, body }
+}
+
+/** Whether `source` renders `format` in slices (`expose()`). */
+function isSliced(source: MetricsSource, format: ExpositionFormat): boolean {
+  return source.expose !== undefined && (source.formats ?? ['prometheus']).includes(format)
+}
+
+function decodeChunks(chunks: readonly Uint8Array[]): string {
+  let text = ''
+  for (const c of chunks) text += decoder.decode(c, { stream: true })
+  return text + decoder.decode()
+}
+
+/**
+ * Whether two sources may share a family: names a byte source declares
+ * (`familyNames`, with and without `_total`, the OpenMetrics spelling of a
+ * counter family) against those of the others. A byte source that declares
+ * nothing may share anything.
+ */
+function overlapping(sources: readonly MetricsSource[], results: readonly (string | readonly Uint8Array[])[]): boolean {
+  const seen = new Set<string>()
+  for (const [i, result] of results.entries()) {
+    let names: Set<string>
+    if (typeof result === 'string') names = familyNames(result)
+    else {
+      const declared = sources[i]?.familyNames
+      if (declared === undefined) return true
+      names = new Set<string>()
+      for (const name of declared) {
+        names.add(name)
+        if (name.endsWith('_total')) names.add(name.slice(0, -'_total'.length))
+      }
+    }
+    for (const name of names) if (seen.has(name)) return true
+    for (const name of names) seen.add(name)
+  }
+  return false
+}
+
+const EOF_BYTES = new TextEncoder().encode(EOF_LINE)
+const NEWLINE = new TextEncoder().encode('\n')
+
+/** `chunks` without a final `# EOF\n`, which may span chunks. */
+function withoutEof(chunks: readonly Uint8Array[]): Uint8Array[] {
+  const out = [...chunks]
+  let k = EOF_BYTES.length
+  let i = out.length - 1
+  let j = i >= 0 ? (out[i] as Uint8Array).length : 0
+  while (k > 0 && i >= 0) {
+    if (j === 0) {
+      i--
+      j = i >= 0 ? (out[i] as Uint8Array).length : 0
+      continue
+    }
+    if ((out[i] as Uint8Array)[j - 1] !== EOF_BYTES[k - 1]) return out
+    j--
+    k--
+  }
+  if (k > 0) return out
+  out.length = i + 1
+  if (i >= 0) out[i] = (out[i] as Uint8Array).subarray(0, j)
+  return out
+}
+
+function lastByte(chunks: readonly Uint8Array[]): number | undefined {
+  for (let i = chunks.length - 1; i >= 0; i--) {
+    const c = chunks[i] as Uint8Array
+    if (c.length > 0) return c[c.length - 1]
+  }
+  return undefined
+}
+
+/** The sources' expositions joined as bytes, as the text join does: each ends with a newline, OpenMetrics with one `# EOF`. */
+function joinBytes(results: readonly (string | readonly Uint8Array[])[], openMetrics: boolean): Uint8Array[] {
+  const out: Uint8Array[] = []
+  for (const result of results) {
+    let chunks = typeof result === 'string' ? [encoder.encode(result)] : [...result]
+    if (openMetrics) chunks = withoutEof(chunks)
+    const last = lastByte(chunks)
+    if (last === undefined) continue
+    out.push(...chunks)
+    if (last !== 10) out.push(NEWLINE)
+  }
+  if (openMetrics) out.push(EOF_BYTES)
+  return out
 }

@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { StabilityWindows } from '@auris/stability-core'
 import { stringify } from 'yaml'
 import { describe, expect, it } from 'vitest'
@@ -194,3 +194,22 @@ function ruleTests(): unknown {
     ],
   }
 }
+
+describe('the dashboard entry without the Grafana SDK installed', () => {
+  it('fails with a message that says what to install, not the runtime’s bare "cannot find package"', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'auris-no-sdk-'))
+    try {
+      // The entry's sources in a directory with no node_modules: the SDK cannot be found from there.
+      for (const file of ['dashboard.ts', 'dashboard-build.ts', 'names.ts']) cpSync(fileURLToPath(new URL(`./${file}`, import.meta.url)), join(dir, file))
+      writeFileSync(join(dir, 'package.json'), '{"type":"module"}')
+      const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url))
+      const script = `import(${JSON.stringify(pathToFileURL(join(dir, 'dashboard.ts')).href)}).then(() => console.log('loaded'), (e) => console.log(e.message))`
+      const run = spawnSync(tsx, ['--eval', script], { cwd: dir, encoding: 'utf8' })
+      expect(run.stdout.trim()).toBe(
+        '@auris/prom-exporter/dashboard needs the optional peer dependency @grafana/grafana-foundation-sdk, which is not installed: run `npm install @grafana/grafana-foundation-sdk` (or your package manager\'s equivalent). The dashboard file itself ships built in @auris/prom-exporter/dashboards/atlas-stability.json.',
+      )
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})

@@ -179,7 +179,7 @@ export class StabilityCollector {
       this.rejected.invalid_id++
       return undefined
     }
-    if (existing !== undefined) {
+    if (existing !== undefined && this.stillTracked(existing)) {
       // A tracked source owns the id: pushing it too would export it twice.
       this.rejected.duplicate++
       return undefined
@@ -188,10 +188,26 @@ export class StabilityCollector {
       this.rejected.capacity++
       return undefined
     }
+    if (existing !== undefined) {
+      // Its source stopped exporting it (untracked, or the window left its registry) before the next
+      // scrape swept the record: push takes it over, so its counters continue instead of restarting.
+      existing.owner = null
+      existing.present = 0
+      this.pushedCount++
+      return existing
+    }
     const record = new WindowRecord(windowId)
     this.records.set(windowId, record)
     this.pushedCount++
     return record
+  }
+
+  /** Whether the tracked source that owns `record` still exports its id. */
+  private stillTracked(record: WindowRecord): boolean {
+    const owner = record.owner
+    if (owner === null) return true
+    if (this.singles.get(record.id) === owner) return true
+    return this.registries.has(owner as StabilityWindows) && (owner as StabilityWindows).has(record.id)
   }
 
   update(windowId: string, tracker: StabilityTracker): boolean {
@@ -274,18 +290,29 @@ export class StabilityCollector {
     )
   }
 
-  /** @internal */
-  claim(id: string, owner: object, generation: number): WindowRecord | undefined {
+  /**
+   * The record of window `id` for a tracked source, or `undefined` (counted)
+   * when a pushed window or another source of the same scrape has the id.
+   * `claimed` holds the records this scrape has taken so far (`null` when
+   * it reads one tracked source only, which cannot repeat an id): a
+   * record's `generation` cannot tell, because scrapes overlap (a text and
+   * an OpenMetrics scrape, two Prometheus servers) and each stamps it.
+   *
+   * @internal
+   */
+  claim(id: string, owner: object, generation: number, claimed: Set<WindowRecord> | null): WindowRecord | undefined {
     let record = this.records.get(id)
     if (record === undefined) {
       record = new WindowRecord(id)
       this.records.set(id, record)
-    } else if (record.owner === null || record.generation === generation) {
+    } else if (record.owner === null || (claimed === null ? record.generation === generation : claimed.has(record))) {
       this.rejected.duplicate++
       return undefined
     }
+    claimed?.add(record)
     record.owner = owner
-    record.generation = generation
+    // Never lowered: an older scrape that ends late must not make a newer one see the window as gone.
+    if (record.generation < generation) record.generation = generation
     record.present = 0
     return record
   }
@@ -329,6 +356,7 @@ export class Collection {
   private registry = 0
   private ids: string[] | null = null
   private next = 0
+  private readonly claimed: Set<WindowRecord> | null
 
   constructor(
     expected: number,
@@ -339,6 +367,8 @@ export class Collection {
     private readonly registries: readonly StabilityWindows[],
   ) {
     this.pushed = records.values()
+    // Only several tracked sources can claim one id twice within this scrape.
+    this.claimed = singles.length + registries.length > 1 ? new Set<WindowRecord>() : null
     const capacity = Math.max(expected, 16)
     this.values = new Float64Array(capacity * F)
     this.present = new Uint8Array(capacity)
@@ -365,7 +395,7 @@ export class Collection {
         if (overdue()) return false
       }
       for (const single of this.singles) {
-        const record = this.collector.claim(single.id, single, this.generation)
+        const record = this.collector.claim(single.id, single, this.generation, this.claimed)
         if (record === undefined) continue
         if (single.tracker !== null) record.readTracker(single.tracker)
         if (single.filter !== null) record.readFilter(single.filter)
@@ -385,7 +415,7 @@ export class Collection {
         while (this.next < ids.length) {
           const w = registry.get(ids[this.next++] as string)
           if (w !== undefined) {
-            const record = this.collector.claim(w.id, registry, this.generation)
+            const record = this.collector.claim(w.id, registry, this.generation, this.claimed)
             if (record !== undefined) {
               record.readTracker(w.tracker)
               if (w.hysteresis !== null) record.readFilter(w.hysteresis)

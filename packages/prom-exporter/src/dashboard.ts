@@ -1,210 +1,49 @@
-/* eslint-disable @typescript-eslint/no-deprecated --
- * The SDK steers new code to the v2 dashboard schema, which only Grafana 12
- * and later import. The classic schema imports everywhere (9, 10, 11, 12),
- * which is what a shipped dashboard file is for. */
-import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard'
-import {
-  DashboardBuilder,
-  DatasourceVariableBuilder,
-  MappingType,
-  QueryVariableBuilder,
-  RowBuilder,
-  ThresholdsConfigBuilder,
-  ThresholdsMode,
-  VariableRefresh,
-  VariableSort,
-  type ValueMapping,
-} from '@grafana/grafana-foundation-sdk/dashboard'
-import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus'
-import { PanelBuilder as StatPanelBuilder } from '@grafana/grafana-foundation-sdk/stat'
-import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries'
-import {
-  BigValueColorMode,
-  BigValueGraphMode,
-  GraphDrawStyle,
-  GraphThresholdsStyleConfigBuilder,
-  GraphThresholdsStyleMode,
-  LineInterpolation,
-} from '@grafana/grafana-foundation-sdk/common'
-import { DEFAULT_PREFIX, metricNames } from './names.js'
+/**
+ * @module
+ * The Grafana dashboard builder (`@auris/prom-exporter/dashboard`). It needs
+ * `@grafana/grafana-foundation-sdk`, an optional peer dependency: without
+ * it, importing this entry fails with an error that says what to install,
+ * not with the runtime's bare "cannot find package".
+ */
+import type * as Builder from './dashboard-build.js'
+
+export type { DashboardOptions } from './dashboard-build.js'
+
+/** The optional peer this entry point needs. */
+export const GRAFANA_SDK = '@grafana/grafana-foundation-sdk'
 
 /**
- * The Grafana dashboard, built with the Grafana Foundation SDK from the same
- * metric names the exporter uses. The package ships the default build as
- * `dashboards/atlas-stability.json`; `buildDashboard()` rebuilds it with
- * another prefix, title or uid. Needs `@grafana/grafana-foundation-sdk`
- * (an optional peer dependency: only this entry point uses it).
+ * Turns the failure to load the SDK into an error that names the package
+ * to install; any other failure is passed on as it is.
+ *
+ * @internal
  */
-
-/** Options of {@link buildDashboard}. */
-export interface DashboardOptions {
-  /** Metric name prefix. Default `atlas_`. */
-  prefix?: string
-  /** Dashboard title. Default `FAB stability`. */
-  title?: string
-  /** Dashboard uid. Default `auris-fab-stability`. */
-  uid?: string
+export function explainLoadFailure(error: unknown): unknown {
+  const message = error instanceof Error ? error.message : String(error)
+  if (!message.includes(GRAFANA_SDK)) return error
+  return new Error(
+    `@auris/prom-exporter/dashboard needs the optional peer dependency ${GRAFANA_SDK}, which is not installed: run \`npm install ${GRAFANA_SDK}\` (or your package manager's equivalent). The dashboard file itself ships built in @auris/prom-exporter/dashboards/atlas-stability.json.`,
+    { cause: error },
+  )
 }
 
-const DATASOURCE = { type: 'prometheus', uid: '${datasource}' }
-const WINDOW = 'window_id=~"$window"'
-
-const MODE_MAPPINGS: ValueMapping[] = [
-  {
-    type: MappingType.ValueToText,
-    options: {
-      '0': { text: 'FAB0', color: 'red', index: 0 },
-      '1': { text: 'FAB1', color: 'yellow', index: 1 },
-      '2': { text: 'FAB2', color: 'green', index: 2 },
-    },
-  },
-]
-
-function query(expr: string, legend: string, refId: string): DataqueryBuilder {
-  return new DataqueryBuilder().datasource(DATASOURCE).expr(expr).legendFormat(legend).refId(refId)
-}
-
-function timeseries(title: string, description: string): TimeseriesPanelBuilder {
-  return new TimeseriesPanelBuilder().title(title).description(description).datasource(DATASOURCE).height(8).span(12)
-}
-
-function modeGraph(title: string, description: string): TimeseriesPanelBuilder {
-  return timeseries(title, description)
-    .min(0)
-    .max(2)
-    .decimals(0)
-    .lineInterpolation(LineInterpolation.StepAfter)
-    .mappings(MODE_MAPPINGS)
-    .thresholds(
-      new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps([
-        { value: null, color: 'red' },
-        { value: 1, color: 'yellow' },
-        { value: 2, color: 'green' },
-      ]),
-    )
+// A static import of the SDK would fail before any code here runs, with the runtime's own message.
+let builder: typeof Builder
+try {
+  builder = await import('./dashboard-build.js')
+} catch (error) {
+  throw explainLoadFailure(error)
 }
 
 /**
  * The dashboard: the note's four panels (score and EMA, recommended mode,
- * events per hour, stable ticks), the anti-chatter panels (desired vs
- * effective mode, switch and oscillation rates, dwell, last switch age) and
- * operator panels, with a Prometheus datasource variable and a `window`
- * variable fed by `label_values(atlas_stability_score, window_id)`.
+ * events per hour, stable ticks), the anti-chatter panels and operator
+ * panels, with a Prometheus datasource variable and a `window` variable.
+ *
+ * @example
+ * ```ts
+ * import { buildDashboard } from '@auris/prom-exporter/dashboard'
+ * const json = JSON.stringify(buildDashboard({ prefix: 'fab_', uid: 'fab' }), null, 2)
+ * ```
  */
-export function buildDashboard(options: DashboardOptions = {}): Dashboard {
-  const n = metricNames(options.prefix ?? DEFAULT_PREFIX)
-  const w = (name: string): string => `${name}{${WINDOW}}`
-  return new DashboardBuilder(options.title ?? 'FAB stability')
-    .uid(options.uid ?? 'auris-fab-stability')
-    .description('Stability of the FAB core per window, and its anti-chatter filter. Generated by @auris/prom-exporter.')
-    .tags(['auris', 'fab', 'stability'])
-    .refresh('30s')
-    .time({ from: 'now-6h', to: 'now' })
-    .timezone('browser')
-    .withVariable(new DatasourceVariableBuilder('datasource').label('Data source').type('prometheus'))
-    .withVariable(
-      new QueryVariableBuilder('window')
-        .label('Window')
-        .datasource(DATASOURCE)
-        .query(`label_values(${n.stability_score}, window_id)`)
-        .definition(`label_values(${n.stability_score}, window_id)`)
-        .refresh(VariableRefresh.OnTimeRangeChanged)
-        .sort(VariableSort.AlphabeticalAsc)
-        .multi(true)
-        .includeAll(true)
-        .allValue('.+'),
-    )
-    .withRow(new RowBuilder('Stability'))
-    .withPanel(
-      timeseries('Stability score and EMA', 'Instantaneous score (0 during a cool-down) and its exponential moving average, per window.')
-        .min(0)
-        .max(1)
-        .unit('percentunit')
-        .withTarget(query(w(n.stability_score), '{{window_id}} score', 'A'))
-        .withTarget(query(w(n.stability_score_ema), '{{window_id}} EMA', 'B')),
-    )
-    .withPanel(
-      modeGraph('Recommended mode', 'Mode the stability EMA recommends: FAB2 at 0.8 and above, FAB1 at 0.5 and above, FAB0 below.').withTarget(
-        query(w(n.recommended_fab_mode), '{{window_id}}', 'A'),
-      ),
-    )
-    .withPanel(
-      timeseries('Degradation events per hour', 'Events in the trailing hour; the HighDegradationRate alert fires above 10.')
-        .drawStyle(GraphDrawStyle.Bars)
-        .fillOpacity(60)
-        .min(0)
-        .unit('suffix: events/h')
-        .thresholdsStyle(new GraphThresholdsStyleConfigBuilder().mode(GraphThresholdsStyleMode.Dashed))
-        .thresholds(
-          new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps([
-            { value: null, color: 'green' },
-            { value: 10, color: 'red' },
-          ]),
-        )
-        .withTarget(query(w(n.degradation_events_per_hour), '{{window_id}}', 'A')),
-    )
-    .withPanel(
-      new StatPanelBuilder()
-        .title('Stable ticks')
-        .description('Consecutive ticks without degradation outside a cool-down.')
-        .datasource(DATASOURCE)
-        .height(8)
-        .span(12)
-        .unit('suffix: ticks')
-        .graphMode(BigValueGraphMode.Area)
-        .colorMode(BigValueColorMode.Value)
-        .withTarget(query(w(n.stable_ticks), '{{window_id}}', 'A')),
-    )
-    .withPanel(
-      timeseries('Degradations and cool-down', 'Degradation events counted by Prometheus over the last hour (from the counter), and cool-down ticks left.')
-        .min(0)
-        .withTarget(query(`increase(${w(n.degradation_count_total)}[1h])`, '{{window_id}} events (1h)', 'A'))
-        .withTarget(query(w(n.cooldown_remaining_ticks), '{{window_id}} cool-down ticks', 'B')),
-    )
-    .withPanel(
-      timeseries('Invalid and clamped samples', 'Samples the tracker ignored (not a finite number) or clamped into [0, 1], per second.')
-        .min(0)
-        .unit('suffix: /s')
-        .withTarget(query(`rate(${w(n.invalid_samples_total)}[$__rate_interval])`, '{{window_id}} invalid', 'A'))
-        .withTarget(query(`rate(${w(n.clamped_samples_total)}[$__rate_interval])`, '{{window_id}} clamped', 'B')),
-    )
-    .withRow(new RowBuilder('Anti-chatter'))
-    .withPanel(
-      modeGraph('Desired vs effective mode', 'Mode asked of the anti-chatter filter, and the mode it lets through.')
-        .withTarget(query(w(n.hyst_desired_mode), '{{window_id}} desired', 'A'))
-        .withTarget(query(w(n.hyst_effective_mode), '{{window_id}} effective', 'B')),
-    )
-    .withPanel(
-      timeseries('Switches and oscillations per second', 'Mode switches and oscillations per second over the filter\'s trailing window; the SLO is 1 switch/s.')
-        .min(0)
-        .unit('suffix: /s')
-        .withTarget(query(w(n.hyst_switches_per_second), '{{window_id}} switches', 'A'))
-        .withTarget(query(w(n.hyst_oscillations_per_second), '{{window_id}} oscillations', 'B')),
-    )
-    .withPanel(
-      timeseries('Dwell ticks', 'Consecutive updates the desired mode has differed from the effective one.')
-        .min(0)
-        .unit('suffix: ticks')
-        .withTarget(query(w(n.hyst_dwell_ticks), '{{window_id}}', 'A')),
-    )
-    .withPanel(
-      new StatPanelBuilder()
-        .title('Last switch age')
-        .description('Ticks since the effective mode last switched (no value before the first switch).')
-        .datasource(DATASOURCE)
-        .height(8)
-        .span(12)
-        .unit('suffix: ticks')
-        .graphMode(BigValueGraphMode.Area)
-        .withTarget(query(w(n.hyst_last_switch_age_ticks), '{{window_id}}', 'A')),
-    )
-    .withRow(new RowBuilder('Exporter'))
-    .withPanel(
-      timeseries('Windows', 'Windows exported, and window ids turned away per second (invalid, over capacity, duplicate).')
-        .min(0)
-        .withTarget(query(`sum(${n.windows})`, 'windows', 'A'))
-        .withTarget(query(`sum by (reason) (rate(${n.windows_rejected_total}[$__rate_interval]))`, 'rejected {{reason}}/s', 'B'))
-        .withTarget(query(`sum(rate(${n.windows_evicted_total}[$__rate_interval]))`, 'evicted/s', 'C')),
-    )
-    .build()
-}
+export const buildDashboard: typeof Builder.buildDashboard = builder.buildDashboard

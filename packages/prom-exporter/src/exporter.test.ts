@@ -1,8 +1,12 @@
 import { Hysteresis, StabilityTracker, StabilityWindows } from '@auris/stability-core'
 import { describe, expect, it } from 'vitest'
 import { createStabilityExporter } from './exporter.js'
-import { FAMILIES, METRIC_NAMES, metricNames } from './names.js'
+import { StabilityCollector } from './collector.js'
+import { EXPORTER_FAMILIES, FAMILIES, METRIC_NAMES, WINDOW_FAMILIES, metricNames } from './names.js'
+import { ExpositionLayout, renderChunks } from './render.js'
+import { ChunkWriter, concatBytes } from './writer.js'
 import { parseExposition } from './testing/exposition.js'
+import { promtool } from './testing/parsers.js'
 
 const DESIGN_NAMES = [
   'atlas_stability_score',
@@ -57,6 +61,11 @@ describe('metric names', () => {
     expect(metricNames('fab_').stability_score).toBe('fab_stability_score')
     expect(createStabilityExporter({ prefix: '' }).names.stable_ticks).toBe('stable_ticks')
     expect(() => createStabilityExporter({ prefix: '9x' })).toThrow(/option "prefix" must match/)
+  })
+
+  it('refuses a prefix with a colon, which promtool rejects on every exported name', () => {
+    for (const prefix of ['fab:', ':', 'a:b_']) expect(() => createStabilityExporter({ prefix })).toThrow(/option "prefix" must match .*; got/)
+    expect(promtool('# HELP fab:windows w\n# TYPE fab:windows gauge\nfab:windows 1\n').output).toBe("fab:windows metric names should not contain ':'")
   })
 })
 
@@ -155,6 +164,34 @@ describe('counters never decrease', () => {
     expect(await count(exporter)).toBe(3)
   })
 
+  it('when a window goes from pull to push between two scrapes: the push is accepted and the counter continues', async () => {
+    const tracked = new StabilityTracker({ clock: () => 0 })
+    for (let i = 0; i < 5; i++) tracked.tick(0.5, true)
+    const pushed = new StabilityTracker({ clock: () => 0 })
+    pushed.tick(0.5, true)
+    // A single tracker, then a registry's window, handed over to push before the next scrape.
+    const exporter = createStabilityExporter()
+    const stop = exporter.track('w', tracked)
+    expect(await count(exporter)).toBe(5)
+    stop()
+    expect(exporter.update('w', pushed)).toBe(true)
+    expect(await count(exporter)).toBe(6)
+    const windows = new StabilityWindows({ clock: () => 0 })
+    for (let i = 0; i < 5; i++) windows.tick('v', 0.5, true)
+    const other = createStabilityExporter()
+    other.track(windows)
+    expect(parseExposition(await other.metrics()).get('atlas_degradation_count_total')?.samples[0]?.value).toBe(5)
+    windows.delete('v')
+    expect(other.update('v', pushed)).toBe(true)
+    expect(parseExposition(await other.metrics()).get('atlas_degradation_count_total')?.samples).toEqual([{ labels: { window_id: 'v' }, value: 6 }])
+    expect(other.rejections.duplicate).toBe(0)
+    // While its source still exports it, the id stays refused.
+    exporter.track('u', tracked)
+    await exporter.metrics()
+    expect(exporter.update('u', pushed)).toBe(false)
+    expect(exporter.rejections.duplicate).toBe(1)
+  })
+
   it('across a tracker replaced by a fresh one (push)', async () => {
     const exporter = createStabilityExporter()
     const first = new StabilityTracker({ clock: () => 0 })
@@ -247,6 +284,32 @@ describe('rejections', () => {
     expect((await rejected(exporter)).duplicate).toBe(9)
     exporter.render('openmetrics')
     expect(exporter.rejections.duplicate).toBe(12)
+  })
+
+  it('exports a window once per scrape when scrapes overlap (a text and an OpenMetrics scrape, two Prometheus servers)', () => {
+    const big = new StabilityWindows({ maxWindows: 1000 })
+    big.tick('dup', 0.5, true)
+    for (let i = 0; i < 600; i++) big.tick(`w${String(i)}`, 0.9)
+    const small = new StabilityWindows()
+    small.tick('dup', 0.9)
+    const collector = new StabilityCollector(10)
+    collector.trackWindows(big)
+    collector.trackWindows(small)
+    // Two sliced scrapes, interleaved: a step with a past deadline stops after 256 windows.
+    const a = collector.begin()
+    const b = collector.begin()
+    expect(a.step(0)).toBe(false)
+    expect(b.step(0)).toBe(false)
+    expect(a.step(Infinity)).toBe(true)
+    expect(b.step(Infinity)).toBe(true)
+    const layout = new ExpositionLayout('atlas_', WINDOW_FAMILIES, EXPORTER_FAMILIES, [], 'prometheus')
+    for (const snapshot of [a.finish(), b.finish()]) {
+      expect(snapshot.size).toBe(601)
+      expect(snapshot.windows.filter((w) => w.id === 'dup')).toHaveLength(1)
+      const text = new TextDecoder().decode(concatBytes(renderChunks(layout, snapshot, new ChunkWriter())))
+      expect(promtool(text)).toEqual({ status: 0, output: '' })
+    }
+    expect(collector.rejections.duplicate).toBe(2)
   })
 })
 

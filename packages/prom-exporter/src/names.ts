@@ -71,7 +71,9 @@ export type ExporterFamilySuffix = Extract<(typeof FAMILIES)[number], { scope: '
 /** Full metric names for a prefix, keyed by suffix. */
 export type MetricNames = Readonly<Record<FamilySuffix, string>>
 
-const PREFIX_PATTERN = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
+// No colon: Prometheus keeps colons for recording rules, and `promtool check metrics` rejects
+// every exported name that has one.
+const PREFIX_PATTERN = /^[a-zA-Z_][a-zA-Z0-9_]*$/
 
 /**
  * The metric names for `prefix` (default `atlas_`), keyed by suffix.

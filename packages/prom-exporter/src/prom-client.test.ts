@@ -82,6 +82,17 @@ describe('byte identity with prom-client’s own rendering (compat)', () => {
     }
   })
 
+  it('with constant labels and no default labels: the registry carries them as the exporter renders them', async () => {
+    const registry = new Registry()
+    const exporter = createStabilityExporter({ registry, constLabels: { service: 'fab', zone: 'a"b' } })
+    exporter.track(ticked())
+    const theirs = await registry.metrics()
+    expect(theirs).toBe(exporter.render())
+    expect(theirs).toContain('\natlas_stable_ticks{window_id="global",service="fab",zone="a\\"b"} ')
+    expect(theirs).toContain('\natlas_windows{service="fab",zone="a\\"b"} 2\n')
+    expect(theirs).toContain('\natlas_windows_rejected_total{reason="capacity",service="fab",zone="a\\"b"} 0\n')
+  })
+
   it('in OpenMetrics (prom-client writes no # UNIT lines), and dispose() still works after an OpenMetrics scrape', async () => {
     const registry = new Registry<OpenMetricsContentType>()
     registry.setContentType(OM)

@@ -25,32 +25,52 @@ type Values = MetricObjectWithValues<MetricValue<string>>
  */
 class ScrapeCache {
   private current: StabilitySnapshot | null = null
+  /** Per window of the current snapshot: its labels with the constant labels after them (made once per scrape, only when there are constant labels). */
+  private labeled: Readonly<Record<string, string>>[] | null = null
 
   constructor(private readonly exporter: StabilityExporter) {}
 
   get(): StabilitySnapshot {
     if (this.current === null) {
       this.current = this.exporter.snapshot()
+      this.labeled = null
       queueMicrotask(() => {
         this.current = null
+        this.labeled = null
       })
     }
     return this.current
   }
+
+  /** The labels of window `i` of the current snapshot, constant labels included, as the exporter renders them. */
+  windowLabels(snapshot: StabilitySnapshot, i: number): Readonly<Record<string, string>> {
+    const own = (snapshot.windows[i] as { labels: Readonly<Record<string, string>> }).labels
+    const constLabels = this.exporter.constLabels
+    if (constLabels.length === 0) return own
+    this.labeled ??= new Array<Readonly<Record<string, string>>>(snapshot.size)
+    let labels = this.labeled[i]
+    if (labels === undefined) {
+      const all: Record<string, string> = { ...own }
+      for (const [name, value] of constLabels) all[name] = value
+      labels = all
+      this.labeled[i] = labels
+    }
+    return labels
+  }
 }
 
-function valuesOf(spec: FamilySpec, snapshot: StabilitySnapshot): MetricValue<string>[] {
+function valuesOf(spec: FamilySpec, snapshot: StabilitySnapshot, cache: ScrapeCache, constLabels: readonly (readonly [string, string])[]): MetricValue<string>[] {
   const f = WINDOW_FAMILIES.indexOf(spec)
   if (f < 0) {
     const family = snapshot.exporterFamilies.find((e) => e.spec === spec)
-    return (family?.samples ?? []).map((s) => ({ labels: Object.fromEntries(s.labels), value: s.value }))
+    return (family?.samples ?? []).map((s) => ({ labels: Object.fromEntries([...s.labels, ...constLabels]), value: s.value }))
   }
   const out: MetricValue<string>[] = []
   const required = REQUIRES[f] as number
   const stride = WINDOW_FAMILIES.length
   for (let i = 0; i < snapshot.size; i++) {
     if (((snapshot.present[i] as number) & required) !== required) continue
-    out.push({ labels: (snapshot.windows[i] as { labels: Readonly<Record<string, string>> }).labels, value: snapshot.values[i * stride + f] as number })
+    out.push({ labels: cache.windowLabels(snapshot, i), value: snapshot.values[i * stride + f] as number })
   }
   return out
 }
@@ -59,6 +79,7 @@ function valuesOf(spec: FamilySpec, snapshot: StabilitySnapshot): MetricValue<st
 interface FamilyBinding {
   readonly spec: FamilySpec
   readonly cache: ScrapeCache
+  readonly constLabels: readonly (readonly [string, string])[]
 }
 
 function familyValues(metric: { name: string; help: string; aggregator: Aggregator }, type: 'gauge' | 'counter', binding: FamilyBinding): Values {
@@ -67,7 +88,7 @@ function familyValues(metric: { name: string; help: string; aggregator: Aggregat
     help: metric.help,
     type: type as unknown as Values['type'],
     aggregator: metric.aggregator,
-    values: valuesOf(binding.spec, binding.cache.get()),
+    values: valuesOf(binding.spec, binding.cache.get(), binding.cache, binding.constLabels),
   } as Values
 }
 
@@ -108,16 +129,17 @@ export interface PromClientRegistration {
 
 const registrations = new WeakMap<Registry<RegistryContentType>, Map<string, StabilityExporter>>()
 
-function labelNamesOf(spec: FamilySpec): string[] {
-  if (spec.scope !== 'exporter') return [WINDOW_LABEL]
-  return spec.suffix === 'windows_rejected_total' ? [REASON_LABEL] : []
+function labelNamesOf(spec: FamilySpec, constLabels: readonly (readonly [string, string])[]): string[] {
+  const own = spec.scope !== 'exporter' ? [WINDOW_LABEL] : spec.suffix === 'windows_rejected_total' ? [REASON_LABEL] : []
+  return [...own, ...constLabels.map(([name]) => name)]
 }
 
 /**
  * Registers `exporter`'s families on `registry` (prom-client public API:
- * `Gauge`/`Counter` subclasses and `registerMetric`). The registry's
- * default labels and content type (text or OpenMetrics) apply as to any of
- * its metrics; the exporter's own `metrics()` keeps rendering natively.
+ * `Gauge`/`Counter` subclasses and `registerMetric`). The exporter's
+ * constant labels are on every series, as in its own rendering; the
+ * registry's default labels and content type (text or OpenMetrics) apply as
+ * to any of its metrics; the exporter's own `metrics()` keeps rendering natively.
  *
  * @throws {Error} when the registry already holds an exporter with this
  *   prefix, or a metric with one of the names: the message says what to do.
@@ -150,8 +172,9 @@ export function registerExporter(exporter: StabilityExporter, registry: Registry
   // OpenMetrics render (`x_total` becomes `x`), so the metric's own `name` cannot find it again.
   const registered = FAMILIES.map((spec) => {
     const name = exporter.names[spec.suffix]
-    const config = { name, help: spec.help, labelNames: labelNamesOf(spec), aggregator: spec.cluster as Aggregator }
-    const metric = spec.type === 'counter' ? new FamilyCounter(config, { spec, cache }) : new FamilyGauge(config, { spec, cache })
+    const config = { name, help: spec.help, labelNames: labelNamesOf(spec, exporter.constLabels), aggregator: spec.cluster as Aggregator }
+    const binding = { spec, cache, constLabels: exporter.constLabels }
+    const metric = spec.type === 'counter' ? new FamilyCounter(config, binding) : new FamilyGauge(config, binding)
     return { key: name, metric }
   })
   for (const { metric } of registered) registry.registerMetric(metric)

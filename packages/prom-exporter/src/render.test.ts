@@ -90,6 +90,15 @@ describe('constant labels', () => {
     expect(() => createStabilityExporter({ constLabels: { zone: 5 } as never })).toThrow(/"constLabels.zone" must be a string; got number/)
     expect(() => createStabilityExporter({ constLabels: 'x' as never })).toThrow(RangeError)
   })
+
+  it('refuses `le` and `quantile`, which promtool rejects on gauges and counters', () => {
+    for (const name of ['le', 'quantile']) {
+      expect(() => createStabilityExporter({ constLabels: { [name]: '1' } })).toThrow(new RegExp(`may not set "${name}": it is reserved for histograms and summaries`))
+      // What the refusal prevents: the same label on the exporter's families, as promtool sees it.
+      const text = createStabilityExporter().render().replace(/\n(atlas_windows) /, `\n$1{${name}="1"} `)
+      expect(promtool(text).output).toMatch(new RegExp(`atlas_windows non-(histogram|summary) metrics should not have "${name}" label`))
+    }
+  })
 })
 
 describe('options', () => {

@@ -24,7 +24,7 @@ const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
  * or `service`) and returns them as ordered pairs.
  *
  * @throws {RangeError} naming the label when a name is not a valid label
- *   name, is reserved (`__` prefix) or is one the exporter sets itself, or
+ *   name, is reserved (`__` prefix, `le`, `quantile`) or is one the exporter sets itself, or
  *   when a value is not a string.
  */
 export function checkConstLabels(owner: string, labels: unknown): readonly (readonly [string, string])[] {
@@ -39,6 +39,11 @@ export function checkConstLabels(owner: string, labels: unknown): readonly (read
     }
     if (name === WINDOW_LABEL || name === REASON_LABEL) {
       throw new RangeError(`${owner}: option "constLabels" may not set "${name}": the exporter sets it on its own series`)
+    }
+    // `le` and `quantile` belong to histogram buckets and summary quantiles: on a gauge or a counter
+    // `promtool check metrics` rejects the whole exposition.
+    if (name === 'le' || name === 'quantile') {
+      throw new RangeError(`${owner}: option "constLabels" may not set "${name}": it is reserved for histograms and summaries, and promtool rejects it on gauges and counters`)
     }
     if (typeof value !== 'string') {
       throw new RangeError(`${owner}: option "constLabels.${name}" must be a string; got ${typeof value}`)

@@ -1,0 +1,47 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { afterAll, describe, expect, it, vi } from 'vitest'
+
+/**
+ * Runs every TypeScript block of the README as written, each as a module of
+ * its own (a reader copies one block, not the page): the package's imports
+ * are pointed at the sources, the other packages at the resolved ones.
+ */
+
+const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] as string)
+const source = (file: string): string => pathToFileURL(fileURLToPath(new URL(`./${file}`, import.meta.url))).href
+const resolve = (name: string): string => pathToFileURL(createRequire(import.meta.url).resolve(name)).href
+const IMPORTS: Record<string, string> = {
+  '@auris/prom-exporter': source('index.ts'),
+  '@auris/prom-exporter/setup': source('setup.ts'),
+  '@auris/prom-exporter/prom-client': source('prom-client.ts'),
+  '@auris/stability-core': resolve('@auris/stability-core'),
+  'prom-client': resolve('prom-client'),
+  yaml: resolve('yaml'),
+}
+const dir = mkdtempSync(join(tmpdir(), 'auris-exporter-readme-'))
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true })
+  vi.unstubAllEnvs()
+})
+
+async function run(block: string, name: string): Promise<void> {
+  const file = join(dir, `${name}.ts`)
+  // The rules block writes a file in the working directory: here, in the temporary one.
+  const code = block.replace(/from '([^']+)'/g, (m, spec: string) => (spec in IMPORTS ? `from '${IMPORTS[spec] as string}'` : m)).replace("'atlas.rules.yml'", JSON.stringify(join(dir, 'atlas.rules.yml')))
+  writeFileSync(file, code)
+  await import(pathToFileURL(file).href)
+}
+
+describe('README', () => {
+  it('has four TypeScript blocks, and each runs as written on its own (metrics flag on)', async () => {
+    expect(blocks).toHaveLength(4)
+    vi.stubEnv('AURIS_METRICS_EXP', 'on')
+    for (const [i, block] of blocks.entries()) await run(block, `block-${String(i)}`)
+    expect(readFileSync(join(dir, 'atlas.rules.yml'), 'utf8')).toContain('alert: HighDegradationRate')
+  })
+})
