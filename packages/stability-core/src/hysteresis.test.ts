@@ -157,7 +157,9 @@ describe('Hysteresis options', () => {
     ['rateLimitTicks', 1.5, /"rateLimitTicks" must be an integer .*; got 1.5/],
     ['oscWindow', Number.NaN, /"oscWindow" .*; got NaN/],
     ['maxHistory', 0, /"maxHistory" must be an integer in \[1, 1000000\]; got 0/],
-    ['rateWindowMs', 0, /"rateWindowMs" must be a number in \(0, 86400000\]; got 0/],
+    ['rateWindowMs', 0, /"rateWindowMs" must be a number in \[1, 86400000\]; got 0/],
+    // Below a millisecond, a large clock reading divided by the bucket width overflows to Infinity and rates never expire.
+    ['rateWindowMs', 1e-300, /"rateWindowMs" must be a number in \[1, 86400000\]; got 1e-300/],
     ['initialMode', 'FAB3', /"initialMode" must be one of "FAB0", "FAB1", "FAB2"; got "FAB3" \(string\)/],
     ['clock', 'now', /"clock" must be a function/],
     ['strict', 1, /"strict" must be a boolean; got 1/],

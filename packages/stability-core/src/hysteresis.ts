@@ -190,7 +190,7 @@ export function resolveHysteresisConfig(options?: HysteresisOptions): Hysteresis
     rateLimitTicks: numberOption(OWNER, 'rateLimitTicks', o.rateLimitTicks, d.rateLimitTicks, ticks),
     oscWindow: numberOption(OWNER, 'oscWindow', o.oscWindow, d.oscWindow, ticks),
     maxHistory: numberOption(OWNER, 'maxHistory', o.maxHistory, d.maxHistory, { min: 1, max: 1e6, integer: true }),
-    rateWindowMs: numberOption(OWNER, 'rateWindowMs', o.rateWindowMs, d.rateWindowMs, { min: 0, max: 86_400_000, minExclusive: true }),
+    rateWindowMs: numberOption(OWNER, 'rateWindowMs', o.rateWindowMs, d.rateWindowMs, { min: 1, max: 86_400_000 }),
     initialMode,
   }
 }
