@@ -41,4 +41,11 @@ describe('report', () => {
     expect(html).not.toMatch(/<script|https?:\/\/|src=/)
     expect(livePage()).toMatch(/<script>\nconst chartsSvg = function chartsSvg\(input\) \{/)
   })
+
+  it('the live page reaches the probe by paths relative to itself, so a reverse proxy may serve it under a prefix', () => {
+    const page = livePage()
+    expect(page).toContain("fetch('probe/state'")
+    // No absolute path to the probe's own routes anywhere in the page.
+    expect(page).not.toMatch(/["'(]\/(probe|metrics)\//)
+  })
 })

@@ -163,7 +163,9 @@ ${checks}
 
 /**
  * The live page of `serve` (at `/`): the same charts, redrawn every second
- * from `/probe/state` (only the points newer than the last one are fetched).
+ * from `probe/state` (only the points newer than the last one). The path is
+ * relative to the page, so the page also works behind a reverse proxy that
+ * serves the probe under a path prefix.
  */
 export function livePage(): string {
   const thresholds = JSON.stringify({ fab2MinEma: FAB2_MIN_EMA, fab1MinEma: FAB1_MIN_EMA })
@@ -173,7 +175,7 @@ export function livePage(): string {
 <title>auris probe (live)</title><style>${STYLE}</style></head>
 <body>
 <h1>auris probe: window "global", live</h1>
-<p class="sub">Redrawn every second from <a href="/probe/state">/probe/state</a>. Metrics for Prometheus: <a href="/metrics/exp">/metrics/exp</a>.</p>
+<p class="sub">Redrawn every second from <a href="probe/state">/probe/state</a>. Metrics for Prometheus: <a href="metrics/exp">/metrics/exp</a>.</p>
 <div id="status">connecting...</div>
 <div id="charts"></div>
 <script>
@@ -183,7 +185,7 @@ let points = [];
 let since;
 async function poll() {
   try {
-    const response = await fetch('/probe/state' + (since === undefined ? '' : '?since=' + since));
+    const response = await fetch('probe/state' + (since === undefined ? '' : '?since=' + since));
     const s = await response.json();
     // The probe restarted (its clock is behind the last point): drop the old run's points, fetch all.
     if (since !== undefined && s.uptimeMs / 1000 < since) {
