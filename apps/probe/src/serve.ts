@@ -2,7 +2,7 @@ import { serve as serveNode, type ServerType } from '@hono/node-server'
 import { metricsRoutes } from '@auris/metrics-http'
 import type { StabilityExporter } from '@auris/prom-exporter'
 import { setupPrometheusMetrics } from '@auris/prom-exporter/setup'
-import { StabilityWindows, type Hysteresis, type StabilityWindow, type StabilityWindowsOptions } from '@auris/stability-core'
+import { MODE_TO_NUMERIC, StabilityWindows, type Hysteresis, type StabilityWindow, type StabilityWindowsOptions } from '@auris/stability-core'
 import { SnapshotFileError, lockSnapshotFile, restoreWindowsFile, writeWindowsFile } from '@auris/stability-core/node'
 import { Hono } from 'hono'
 import type { AddressInfo } from 'node:net'
@@ -109,8 +109,6 @@ export function fitsProbe(restored: StabilityWindows, windows: number): string |
 
 const HISTORY_MS = 500
 const HISTORY_POINTS = 1200
-const MODE_VALUE = { FAB0: 0, FAB1: 1, FAB2: 2 } as const
-
 /**
  * `windows` simulated cores ticking every `tickMs` into a window registry,
  * exported in pull mode. Shared by `serve` and the benchmarks, so they carry
@@ -220,9 +218,9 @@ export async function startSimulation(options: SimulationOptions, log: (line: st
       x: Math.round(performance.now() - started) / 1000,
       score: m.stabilityScore,
       ema: m.stabilityScoreEma,
-      recommended: MODE_VALUE[m.recommendedMode],
+      recommended: MODE_TO_NUMERIC[m.recommendedMode],
       // The probe's windows always have a filter (fitsProbe refuses files without).
-      effective: MODE_VALUE[(g.hysteresis as Hysteresis).effectiveMode],
+      effective: MODE_TO_NUMERIC[(g.hysteresis as Hysteresis).effectiveMode],
       cooldownRemaining: m.cooldownRemaining,
       events: m.totalDegradations - counted,
     })

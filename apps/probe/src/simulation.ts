@@ -1,6 +1,6 @@
 import { attach, attachHysteresis, maybeHyst, type AttachedTracker } from '@auris/fab-hook'
 import type { StabilityExporter } from '@auris/prom-exporter'
-import { Hysteresis, modeForEma, type FabMode, type HysteresisMetrics, type StabilityMetrics } from '@auris/stability-core'
+import { Hysteresis, MODE_TO_NUMERIC, modeForEma, type FabMode, type HysteresisMetrics, type StabilityMetrics } from '@auris/stability-core'
 import { seededRandom } from './random.js'
 
 /** The flags the probe turns on for itself, as the reference probe does. */
@@ -118,8 +118,6 @@ export interface ScenarioResult {
   series: SeriesPoint[]
 }
 
-const MODE_VALUE: Readonly<Record<FabMode, number>> = { FAB0: 0, FAB1: 1, FAB2: 2 }
-
 /** The default `serve` story, in ticks: at the default 10 ms a tick, 1 min healthy, 4 min degrading, 3 min recovering. */
 export const CYCLE = Object.freeze({ healthyTicks: 6000, degradingTicks: 24_000, recoveringTicks: 18_000, degradeProbability: 0.005 })
 
@@ -176,8 +174,8 @@ export function runScenario(options: ScenarioOptions = REFERENCE_SCENARIO, expor
         x: tick,
         score: metrics.stabilityScore,
         ema: metrics.stabilityScoreEma,
-        recommended: MODE_VALUE[metrics.recommendedMode],
-        effective: MODE_VALUE[effective],
+        recommended: MODE_TO_NUMERIC[metrics.recommendedMode],
+        effective: MODE_TO_NUMERIC[effective],
         cooldownRemaining: metrics.cooldownRemaining,
         events: metrics.totalDegradations - counted,
       })
