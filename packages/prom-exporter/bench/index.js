@@ -21,7 +21,7 @@ const ns = (name) => figures[name]?.p50Ns ?? Number.NaN
 const ms = (name) => (ns(name) / 1e6).toFixed(2)
 const ratio = (a, b) => (ns(a) / ns(b)).toFixed(2)
 const table = [
-  `Node ${process.version}, ${process.platform}/${process.arch}. Command: \`pnpm bench\` (in packages/prom-exporter: \`node bench/index.js\`). Medians; every case in its own process, all in one run. The machine is shared (2 cores, loaded by three other engineers' builds and benchmarks during this run): absolute times drift by 2-4x, ratios from one run are the figures to read.`,
+  `Node ${process.version}, ${process.platform}/${process.arch}. Command: \`pnpm bench\` (in packages/prom-exporter: \`node bench/index.js\`). Medians; every case in its own process, all in one run. Absolute times drift between runs and machines; ratios from one run are the figures to read.`,
   '',
   '| figure | prom-client direct | ours | goal |',
   '| --- | ---: | ---: | ---: |',
