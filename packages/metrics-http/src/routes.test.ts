@@ -223,7 +223,7 @@ describe('maxAgeMs', () => {
     expect(await (await app.request('/metrics/exp', {}, ON)).text()).toBe('r 2\n')
     now = 0
     expect(await (await app.request('/metrics/exp', {}, ON)).text()).toBe('r 3\n')
-    expect(() => metricsRoutes({ sources: source('a'), clock: 5 as unknown as () => number })).toThrow('metricsRoutes: option "clock" must be a function returning ms')
+    expect(() => metricsRoutes({ sources: source('a'), clock: 5 as unknown as () => number })).toThrow('metricsRoutes: option "clock" must be a function; got 5')
   })
 
   it('ages the cache from when a render finished, so a render slower than maxAgeMs is still shared', async () => {

@@ -1,4 +1,4 @@
-import { FEATURE_FLAGS, isFlagOn, monotonicClock } from '@auris/stability-core'
+import { FEATURE_FLAGS, functionOption, isFlagOn, monotonicClock, numberOption } from '@auris/stability-core'
 import { Hono, type Context, type Next } from 'hono'
 import { env, getRuntimeKey } from 'hono/adapter'
 import { compress } from 'hono/compress'
@@ -133,6 +133,9 @@ function routeOf(c: Context, probes: boolean): RouteName | undefined {
   return undefined
 }
 
+/** Names the routes' options in their errors (core's option checks, shared by every package). */
+const OWNER = 'metricsRoutes'
+
 /**
  * Hono routes that serve Prometheus metrics and a health report. Mount them
  * where the scraper looks:
@@ -167,18 +170,12 @@ export function metricsRoutes(options: MetricsRoutesOptions): Hono {
     if (!isMetricsSource(source)) throw new RangeError(`metricsRoutes: sources[${String(i)}] is not a metrics source (it needs a string "contentType" and a "metrics()" method)`)
   }
   checkSources(sources)
-  const timeoutMs = options.timeoutMs ?? 5000
-  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || timeoutMs > 600_000) {
-    throw new RangeError(`metricsRoutes: option "timeoutMs" must be a number in (0, 600000]; got ${String(timeoutMs)}`)
-  }
+  const timeoutMs = numberOption(OWNER, 'timeoutMs', options.timeoutMs, 5000, { min: 0, minExclusive: true, max: 600_000 })
   const threshold = options.compressThreshold ?? 1024
   if (threshold !== false && (typeof threshold !== 'number' || !Number.isInteger(threshold) || threshold < 0)) {
     throw new RangeError(`metricsRoutes: option "compressThreshold" must be an integer >= 0 or false; got ${String(threshold)}`)
   }
-  const maxAgeMs = options.maxAgeMs ?? 0
-  if (typeof maxAgeMs !== 'number' || !(maxAgeMs >= 0) || maxAgeMs > 3_600_000) {
-    throw new RangeError(`metricsRoutes: option "maxAgeMs" must be a number in [0, 3600000]; got ${String(maxAgeMs)}`)
-  }
+  const maxAgeMs = numberOption(OWNER, 'maxAgeMs', options.maxAgeMs, 0, { min: 0, max: 3_600_000 })
   const enabledOption = options.enabled
   if (enabledOption !== undefined && typeof enabledOption !== 'boolean' && typeof enabledOption !== 'function') {
     throw new RangeError('metricsRoutes: option "enabled" must be a boolean or a function of the request context')
@@ -186,8 +183,7 @@ export function metricsRoutes(options: MetricsRoutesOptions): Hono {
   const authOption: unknown = options.auth
   const auth = authOption === undefined || typeof authOption === 'function' ? undefined : checkAuth(authOption)
   const onError = options.onError ?? defaultOnError
-  const clock = options.clock ?? monotonicClock
-  if (typeof clock !== 'function') throw new RangeError('metricsRoutes: option "clock" must be a function returning ms')
+  const clock = functionOption(OWNER, 'clock', options.clock, monotonicClock)
   const readiness = options.readiness === undefined ? undefined : resolveReadiness(options.readiness)
   const publicProbes = options.publicHealth === true
 
