@@ -103,7 +103,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   clearInterval(sampling)
-  const codes = await Promise.all([prometheus?.stop(), probe?.stop()])
+  // A generous grace before SIGKILL: on a loaded machine the probe's clean exit may take seconds, and
+  // a SIGKILL would fail the exit-code check below for the wrong reason.
+  const codes = await Promise.all([prometheus?.stop(), probe?.stop(20_000)])
   rmSync(work, { recursive: true, force: true })
   // The probe stops cleanly on SIGTERM.
   expect(codes[1]).toBe(0)
