@@ -100,7 +100,7 @@ describe('7. faults', () => {
     await eventually('the slow server', () => Promise.resolve(child.output().includes('ready') ? true : undefined))
     const t0 = performance.now()
     const scrape = fetch(`http://127.0.0.1:${String(port)}/metrics/exp`)
-    await new Promise((resolve) => setTimeout(resolve, 150))
+    await eventually('the scrape to be in flight', () => Promise.resolve(child.output().includes('scrape started') ? true : undefined), 30_000, 5)
     child.process.kill('SIGTERM')
     const res = await scrape
     const body = await res.text()

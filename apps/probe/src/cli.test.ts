@@ -94,7 +94,16 @@ describe('exits that tell the truth', () => {
       // 20,000 windows: each snapshot takes long enough at a quarter of the loop to be caught in flight.
       const probe = await serve('--state-file', file, '--windows', '20000', '--snapshot-ms', '10')
       if (round > 0) expect(probe.out()).toContain(`auris-probe: restored 20000 window(s) from ${file}`)
-      for (let i = 0; i < 400 && temporaries().length === 0; i++) await new Promise((r) => setTimeout(r, 5))
+      // Freeze the probe once a write is seen in flight, so the write cannot finish (and rename its
+      // temporary file away) between this look and the kill; thaw and look again if it just did.
+      for (let i = 0; i < 400; i++) {
+        if (temporaries().length > 0) {
+          probe.child.kill('SIGSTOP')
+          if (temporaries().length > 0) break
+          probe.child.kill('SIGCONT')
+        }
+        await new Promise((r) => setTimeout(r, 5))
+      }
       expect(temporaries()).toEqual([expect.stringMatching(new RegExp(`^state\\.json\\.${String(probe.child.pid)}\\.[0-9a-f]{12}\\.tmp$`)) as unknown])
       probe.child.kill('SIGKILL')
       expect(await probe.exit).toBe(null)

@@ -23,8 +23,8 @@ let prometheus: Child | undefined
 let work = ''
 let probeUrl = ''
 let promUrl = ''
-/** The probe's state, sampled every 50 ms with the time it was read (ms since the epoch). */
-const observed: { at: number; state: ProbeState }[] = []
+/** The probe's state, sampled every 50 ms with the times its request was sent and answered (ms since the epoch). */
+const observed: { at: number; received: number; state: ProbeState }[] = []
 let sampling: ReturnType<typeof setInterval> | undefined
 
 interface Sample {
@@ -39,16 +39,25 @@ async function query(expr: string): Promise<Sample[]> {
   return body.data.result
 }
 
+/**
+ * The newest stored sample of `expr` with the time of the scrape that took it. An instant query
+ * would stamp it with the query's time instead, up to a scrape interval (more on a loaded machine)
+ * after the probe was read.
+ */
 async function one(expr: string): Promise<{ at: number; value: number }> {
-  const result = await query(expr)
+  const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(`${expr}[10s]`)}`)
+  const body = (await res.json()) as { status: string; data: { result: { values: [number, string][] }[] }; error?: string }
+  if (body.status !== 'success') throw new Error(`query ${expr}[10s] failed: ${body.error ?? res.status}`)
+  const result = body.data.result
   if (result.length !== 1) throw new Error(`${expr} returned ${String(result.length)} series`)
-  const [at, value] = (result[0] as Sample).value
+  const values = (result[0] as { values: [number, string][] }).values
+  const [at, value] = values[values.length - 1] as [number, string]
   return { at: at * 1000, value: Number(value) }
 }
 
-/** The probe values seen within `slackMs` of `at` (a Prometheus sample's scrape time). */
+/** The probe values read within `slackMs` of `at` (a Prometheus sample's scrape time). */
 function seenAround(at: number, slackMs: number, pick: (s: ProbeState) => number): number[] {
-  return observed.filter((o) => Math.abs(o.at - at) <= slackMs).map((o) => pick(o.state))
+  return observed.filter((o) => o.at <= at + slackMs && o.received >= at - slackMs).map((o) => pick(o.state))
 }
 
 beforeAll(async () => {
@@ -61,7 +70,8 @@ beforeAll(async () => {
     const at = Date.now()
     fetch(`${probeUrl}/probe/state`)
       .then(async (res) => {
-        observed.push({ at, state: (await res.json()) as ProbeState })
+        // The probe answered somewhere between `at` and `received` (far apart on a loaded machine).
+        observed.push({ at, received: Date.now(), state: (await res.json()) as ProbeState })
       })
       .catch(() => undefined)
   }, 50)
@@ -93,7 +103,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   clearInterval(sampling)
-  const codes = await Promise.all([prometheus?.stop(), probe?.stop()])
+  // A generous grace before SIGKILL: on a loaded machine the probe's clean exit may take seconds, and
+  // a SIGKILL would fail the exit-code check below for the wrong reason.
+  const codes = await Promise.all([prometheus?.stop(), probe?.stop(20_000)])
   rmSync(work, { recursive: true, force: true })
   // The probe stops cleanly on SIGTERM.
   expect(codes[1]).toBe(0)

@@ -1,10 +1,19 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { eventually } from '@auris/test-support'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ServeOptions } from './args.js'
 import { startProbeServer, type ProbeServer, type ProbeState } from './serve.js'
 import { cyclePhase } from './simulation.js'
+
+/** The probe's own state, polled until `ready` holds (CI's two cores may run timers late). */
+async function stateWhen(url: string, ready: (s: ProbeState) => boolean, timeoutMs = 20_000): Promise<ProbeState> {
+  return eventually('probe state', async () => {
+    const s = (await (await fetch(`${url}/probe/state`)).json()) as ProbeState
+    return ready(s) ? s : undefined
+  }, timeoutMs, 10)
+}
 
 const OPTIONS: ServeOptions = {
   command: 'serve',
@@ -38,8 +47,9 @@ describe('probe serve', () => {
     const lines: string[] = []
     server = await startProbeServer(OPTIONS, (line) => lines.push(line))
     expect(lines[0]).toMatch(/^auris-probe: serving http:\/\/127\.0\.0\.1:\d+\/metrics\/exp/)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    const state = (await (await fetch(`${server.url}/probe/state`)).json()) as ProbeState
+    await stateWhen(server.url, (s) => s.ticks > 2)
+    // Paused, so the figures below cannot move on while they are read.
+    const state = (await (await fetch(`${server.url}/probe/pause`, { method: 'POST' })).json()) as ProbeState
     expect(state.ticks).toBeGreaterThan(2)
     expect(state.windows).toBe(2)
     // Schedule 1,2 of every 100-tick period: two degradations per window in the first period.
@@ -60,7 +70,7 @@ describe('probe serve', () => {
   it('ticks at full speed, pauses on request, and reports the event-loop delay', async () => {
     process.env.AURIS_METRICS_EXP = 'on'
     server = await startProbeServer({ ...OPTIONS, tickMs: 0, scenario: 'random', schedule: null, degradeProbability: 0.01 })
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    await stateWhen(server.url, (s) => s.ticks > 1000)
     const paused = (await (await fetch(`${server.url}/probe/pause`, { method: 'POST' })).json()) as ProbeState
     expect(paused.paused).toBe(true)
     expect(paused.ticks).toBeGreaterThan(1000)
@@ -80,7 +90,8 @@ describe('probe serve', () => {
       const lines: string[] = []
       server = await startProbeServer({ ...OPTIONS, stateFile, snapshotMs: 20 }, (l) => lines.push(l))
       expect(lines[0]).toMatch(/starting fresh: snapshot file .* does not exist/)
-      await new Promise((resolve) => setTimeout(resolve, 100))
+      // Two degradations by tick 2; close() writes the last snapshot.
+      await stateWhen(server.url, (s) => s.global.totalDegradations >= 2)
       await server.close()
       const again: string[] = []
       server = await startProbeServer({ ...OPTIONS, stateFile }, (l) => again.push(l))
@@ -115,8 +126,7 @@ describe('probe serve', () => {
     const html = await page.text()
     expect(html).toContain('const chartsSvg = function chartsSvg(input)')
     expect(html).toContain('"fab2MinEma":0.8,"fab1MinEma":0.5')
-    await new Promise((resolve) => setTimeout(resolve, 1100))
-    const all = (await (await fetch(`${server.url}/probe/state`)).json()) as ProbeState
+    const all = await stateWhen(server.url, (s) => s.history.length >= 3)
     expect(all.history.length).toBeGreaterThanOrEqual(3)
     expect(all.history[0]).toMatchObject({ x: 0, recommended: 2, effective: 2 })
     const since = all.history[1]?.x ?? 0
@@ -131,12 +141,8 @@ describe('probe serve', () => {
   it('runs the default story at full speed: a whole cycle injects about 24,000 x 0.005 degradations', async () => {
     process.env.AURIS_METRICS_EXP = 'on'
     server = await startProbeServer({ ...OPTIONS, windows: 1, tickMs: 0, scenario: 'cycle', schedule: null })
-    let state = (await (await fetch(`${server.url}/probe/state`)).json()) as ProbeState
-    for (let i = 0; i < 200 && state.ticks < 48_000; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 50))
-      state = (await (await fetch(`${server.url}/probe/state`)).json()) as ProbeState
-    }
-    state = (await (await fetch(`${server.url}/probe/pause`, { method: 'POST' })).json()) as ProbeState
+    await stateWhen(server.url, (s) => s.ticks >= 48_000, 25_000)
+    const state = (await (await fetch(`${server.url}/probe/pause`, { method: 'POST' })).json()) as ProbeState
     expect(state.scenario).toBe('cycle')
     const cycles = Math.floor(state.ticks / 48_000)
     expect(cycles).toBeGreaterThanOrEqual(1)

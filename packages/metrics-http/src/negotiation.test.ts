@@ -265,7 +265,9 @@ describe('sliced sources', () => {
       }
     }
     await expect(collect([{ ...sliced, expose: () => slow() }], 50)).rejects.toThrow(/did not answer within 50 ms/)
-    await new Promise((r) => setTimeout(r, 30))
+    // The generator is closed once its pending 5 ms step settles: wait for that, not a fixed time.
+    const hasStopped = (): boolean => stopped
+    for (const deadline = Date.now() + 10_000; !hasStopped() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5))
     expect(stopped).toBe(true)
     const after = yielded
     await new Promise((r) => setTimeout(r, 30))

@@ -244,7 +244,8 @@ describe('snapshot files', () => {
     const fifo = join(dir, 'state.fifo')
     execFileSync('mkfifo', [fifo])
     symlinkSync(fifo, join(dir, 'link.json'))
-    const within = <T>(p: Promise<T>): Promise<T | 'hung'> => Promise.race([p, new Promise<'hung'>((resolve) => setTimeout(() => { resolve('hung') }, 2000))])
+    // A blocked open never returns; 10 s only tells "hung" from "slow on a loaded machine" (the reason is asserted exactly).
+    const within = <T>(p: Promise<T>): Promise<T | 'hung'> => Promise.race([p, new Promise<'hung'>((resolve) => setTimeout(() => { resolve('hung') }, 10_000))])
     for (const path of [fifo, join(dir, 'link.json')]) {
       const outcome = await within(readSnapshotFile(path).then(() => 'read', (error: unknown) => error))
       expect(outcome).toMatchObject({ reason: 'unreadable', message: `snapshot file ${path}: is not a regular file` })
