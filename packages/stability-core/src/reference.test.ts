@@ -1,37 +1,15 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { Hysteresis } from './hysteresis.js'
-import type { FabMode } from './modes.js'
 import { StabilityTracker } from './tracker.js'
+import type { HysteresisCase, ReferenceVectors, TrackerCase } from './__fixtures__/reference-vectors.js'
 
 /**
- * Replays the reference vectors (shared/conformance, copied as a fixture):
- * per-tick state of the reference implementation, every field, every tick.
+ * Replays the reference vectors (the reference implementation's conformance
+ * vectors, copied as a fixture): its per-tick state, every field, every tick.
  */
+const vectors = JSON.parse(readFileSync(new URL('./__fixtures__/reference-vectors.json', import.meta.url), 'utf8')) as ReferenceVectors
 
-interface TrackerCase {
-  name: string
-  kind: 'tracker'
-  config: { minStableTicks: number; emaDecay: number; cooldownBase: number; cooldownMaxTicks: number; degradationThreshold: number }
-  startTime: number
-  tickSeconds: number
-  inputs: [number, boolean][]
-  fields: string[]
-  expected: unknown[][]
-}
-
-interface HysteresisCase {
-  name: string
-  kind: 'hysteresis'
-  config: { dwellTicks: number; rateLimitTicks: number; oscWindow: number; maxHistory: number }
-  desired: FabMode[]
-  fields: string[]
-  expected: unknown[][]
-}
-
-const vectors = JSON.parse(readFileSync(new URL('./__fixtures__/reference-vectors.json', import.meta.url), 'utf8')) as {
-  cases: (TrackerCase | HysteresisCase)[]
-}
 const trackerCases = vectors.cases.filter((c): c is TrackerCase => c.kind === 'tracker')
 const hysteresisCases = vectors.cases.filter((c): c is HysteresisCase => c.kind === 'hysteresis')
 

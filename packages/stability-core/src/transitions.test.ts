@@ -6,6 +6,9 @@ import { modeForEma, type FabMode } from './modes.js'
 import { StabilityTracker } from './tracker.js'
 import type { HoldReason, TransitionEvent } from './transitions.js'
 import { StabilityWindows } from './windows.js'
+import type { HysteresisCase, ReferenceVectors, TrackerCase } from './__fixtures__/reference-vectors.js'
+
+const vectors = JSON.parse(readFileSync(new URL('./__fixtures__/reference-vectors.json', import.meta.url), 'utf8')) as ReferenceVectors
 
 /** Compact rendering of an event, so a whole run is compared in one `toEqual`. */
 function line(e: TransitionEvent): string {
@@ -112,25 +115,6 @@ describe('transition events: every kind, once, with its payload', () => {
   })
 })
 
-interface TrackerCase {
-  name: string
-  kind: 'tracker'
-  config: { minStableTicks: number; emaDecay: number; cooldownBase: number; cooldownMaxTicks: number; degradationThreshold: number }
-  inputs: [number, boolean][]
-  fields: string[]
-  expected: unknown[][]
-}
-interface HysteresisCase {
-  name: string
-  kind: 'hysteresis'
-  config: { dwellTicks: number; rateLimitTicks: number; oscWindow: number; maxHistory: number }
-  desired: FabMode[]
-  fields: string[]
-  expected: unknown[][]
-}
-const vectors = JSON.parse(readFileSync(new URL('./__fixtures__/reference-vectors.json', import.meta.url), 'utf8')) as {
-  cases: (TrackerCase | HysteresisCase)[]
-}
 
 describe('transition events on the reference traces', () => {
   const trackerCases = vectors.cases.filter((c): c is TrackerCase => c.kind === 'tracker')
