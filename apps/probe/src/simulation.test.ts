@@ -23,7 +23,7 @@ describe('reference scenario', () => {
   it('ends on the reference figures, through the hook and the exporter', async () => {
     const exporter = createStabilityExporter()
     const result = runScenario(REFERENCE_SCENARIO, exporter)
-    // The first case of the reference vectors (shared/conformance).
+    // The first case of the reference vectors (stability-core's conformance fixture).
     expect(result.final).toMatchObject({ stabilityScoreEma: 0.3040291910375369, stableTicks: 13, degradationCount: 3, recommendedMode: 'FAB0', degradationEventsPerHour: 3 })
     expect(result.injected).toBe(3)
     const lines = sampleLines(await exporter.metrics())
