@@ -5,6 +5,7 @@ import { eventually } from '@auris/test-support'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ServeOptions } from './args.js'
 import { startProbeServer, type ProbeServer, type ProbeState } from './serve.js'
+import { TEST_SERVE_OPTIONS } from './testing/serve-options.js'
 import { cyclePhase } from './simulation.js'
 
 /** The probe's own state, polled until `ready` holds (CI's two cores may run timers late). */
@@ -15,22 +16,7 @@ async function stateWhen(url: string, ready: (s: ProbeState) => boolean, timeout
   }, timeoutMs, 10)
 }
 
-const OPTIONS: ServeOptions = {
-  command: 'serve',
-  port: 0,
-  host: '127.0.0.1',
-  tickMs: 5,
-  windows: 2,
-  scenario: 'schedule',
-  schedule: [1, 2],
-  seed: 1,
-  degradeProbability: 0,
-  metrics: true,
-  maxAgeMs: 0,
-  stateFile: null,
-  snapshotMs: 1000,
-  stateMaxBytes: 256 * 1024 * 1024,
-}
+const OPTIONS: ServeOptions = TEST_SERVE_OPTIONS
 
 describe('probe serve', () => {
   let server: ProbeServer | undefined

@@ -4,6 +4,7 @@ import { createStabilityExporter } from '@auris/prom-exporter'
 import { describe, expect, it } from 'vitest'
 import { formatChecks, formatHysteresis, formatMetrics, formatTable } from './format.js'
 import {
+  HYSTERESIS_SERIES,
   REFERENCE_SCENARIO,
   SimulatedFabCore,
   chatteringDesire,
@@ -112,6 +113,17 @@ describe('anti-chatter probe', () => {
     expect(checkHysteresis(result, lines).every((c) => c.ok)).toBe(true)
     expect(checkHysteresis({ ...result, reduction: 0.2 }, []).filter((c) => !c.ok).map((c) => c.name)).toEqual(['switch reduction >= 50 %', 'anti-chatter series exported'])
     expect(checkHysteresis(result, lines).at(-1)?.detail).toBe('8 of 8')
+    // The design's eight anti-chatter names, in the exporter's order (the probe derives them from the exporter's families).
+    expect(HYSTERESIS_SERIES).toEqual([
+      'atlas_hyst_effective_mode',
+      'atlas_hyst_desired_mode',
+      'atlas_hyst_dwell_ticks',
+      'atlas_hyst_last_switch_age_ticks',
+      'atlas_hyst_switches_total',
+      'atlas_hyst_oscillations_total',
+      'atlas_hyst_switches_per_second',
+      'atlas_hyst_oscillations_per_second',
+    ])
     expect(checkHysteresis(result, lines.filter((l) => !l.startsWith('atlas_hyst_dwell_ticks'))).at(-1)?.detail).toBe('7 of 8; missing atlas_hyst_dwell_ticks')
   })
 })

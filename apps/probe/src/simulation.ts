@@ -1,5 +1,5 @@
 import { attach, attachHysteresis, maybeHyst, type AttachedTracker } from '@auris/fab-hook'
-import type { StabilityExporter } from '@auris/prom-exporter'
+import { FAMILIES, METRIC_NAMES, type StabilityExporter } from '@auris/prom-exporter'
 import { Hysteresis, MODE_TO_NUMERIC, modeForEma, type FabMode, type HysteresisMetrics, type StabilityMetrics } from '@auris/stability-core'
 import { seededRandom } from './random.js'
 
@@ -296,17 +296,8 @@ export function isReferenceScenario(options: ScenarioOptions): boolean {
   )
 }
 
-/** The anti-chatter series of a window (the design's metric names), all checked and printed by the anti-chatter probe. */
-export const HYSTERESIS_SERIES: readonly string[] = Object.freeze([
-  'atlas_hyst_effective_mode',
-  'atlas_hyst_desired_mode',
-  'atlas_hyst_dwell_ticks',
-  'atlas_hyst_last_switch_age_ticks',
-  'atlas_hyst_switches_total',
-  'atlas_hyst_oscillations_total',
-  'atlas_hyst_switches_per_second',
-  'atlas_hyst_oscillations_per_second',
-])
+/** The anti-chatter series of a window (the exporter's filter families), all checked and printed by the anti-chatter probe. */
+export const HYSTERESIS_SERIES: readonly string[] = Object.freeze(FAMILIES.filter((f) => f.scope === 'filter').map((f) => METRIC_NAMES[f.suffix]))
 
 /** The anti-chatter probe's checks. */
 export function checkHysteresis(result: HysteresisResult, snapshot: readonly string[] | null): Check[] {

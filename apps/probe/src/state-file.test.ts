@@ -8,23 +8,9 @@ import { readSnapshotFile, writeSnapshotFile } from '@auris/stability-core/node'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ProbeFailure, type ServeOptions } from './args.js'
 import { fitsProbe, probeWindowsOptions, startProbeServer, type ProbeServer, type ProbeState } from './serve.js'
+import { TEST_SERVE_OPTIONS } from './testing/serve-options.js'
 
-const OPTIONS: ServeOptions = {
-  command: 'serve',
-  port: 0,
-  host: '127.0.0.1',
-  tickMs: 5,
-  windows: 2,
-  scenario: 'schedule',
-  schedule: [1, 2],
-  seed: 1,
-  degradeProbability: 0,
-  metrics: true,
-  maxAgeMs: 0,
-  stateFile: null,
-  snapshotMs: 20,
-  stateMaxBytes: 256 * 1024 * 1024,
-}
+const OPTIONS: ServeOptions = { ...TEST_SERVE_OPTIONS, snapshotMs: 20 }
 
 let dir = ''
 let server: ProbeServer | undefined
