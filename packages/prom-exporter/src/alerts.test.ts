@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
@@ -137,6 +137,11 @@ describe('alerts over several instances and workers', () => {
       expect(rule.expr, rule.alert).not.toMatch(/instance|worker/)
       expect(rule.annotations.worst_instance, rule.alert).toMatch(/^\{\{ with query \(printf "(bottomk|topk)\(1, .+\{window_id=%q\}.*\)" \$labels\.window_id\) \}\}/)
     }
+  })
+
+  it('are shown in the README as shipped', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+    expect(readme).toContain(`worst_instance: '${rules.StabilityLow?.annotations.worst_instance ?? ''}'`)
   })
 
   it('follow the prefix in the worst-instance query', () => {
