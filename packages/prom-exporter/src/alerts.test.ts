@@ -94,8 +94,17 @@ describe('alerts over several instances and workers', () => {
           { series: series(n.degradation_count_total, { window_id: 'global', instance: 'b:8010', worker: '3' }), values: '0+2x120' },
           { series: series(n.degradation_count_total, { window_id: 'stream', instance: 'a:8010', worker: '1' }), values: '0+0.1x120' },
           { series: series(n.degradation_count_total, { window_id: 'stream', instance: 'b:8010', worker: '1' }), values: '0+0.15x120' },
+          // A series without an instance (pushed, say) is named by its job.
+          { series: series(n.degradation_count_total, { window_id: 'batch', job: 'nightly' }), values: '0+0.5x120' },
+          { series: series(n.degradation_count_total, { window_id: 'batch', instance: 'a:8010' }), values: '0+0.1x120' },
         ],
-        alert_rule_test: [{ eval_time: '70m', alertname: 'HighDegradationRate', exp_alerts: [fired('HighDegradationRate', 'global', '120', 'b:8010 (worker 3)')] }],
+        alert_rule_test: [
+          {
+            eval_time: '70m',
+            alertname: 'HighDegradationRate',
+            exp_alerts: [fired('HighDegradationRate', 'global', '120', 'b:8010 (worker 3)'), fired('HighDegradationRate', 'batch', '30', 'job nightly')],
+          },
+        ],
       },
       {
         interval: '1m',

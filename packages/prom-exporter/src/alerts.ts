@@ -83,7 +83,8 @@ function threshold(name: string, value: number, min: number): number {
 
 /**
  * An annotation template naming the worst series of the alert's window: its
- * `instance` label and, when the series has one (a cluster's merged
+ * `instance` label (`job <name>` for a series without one, as a
+ * Pushgateway's may be) and, when the series has one (a cluster's merged
  * exposition), its `worker`; `unknown` when no series is left. The rule
  * itself aggregates `by (window_id)`, so the alert keeps one identity per
  * window while the annotation follows whichever process is worst at each
@@ -91,7 +92,7 @@ function threshold(name: string, value: number, min: number): number {
  * `%q` where the quoted window id goes.
  */
 function worstInstance(pick: 'bottomk' | 'topk', perSeries: string): string {
-  return `{{ with query (printf "${pick}(1, ${perSeries})" $labels.window_id) }}{{ with first . }}{{ .Labels.instance }}{{ with .Labels.worker }} (worker {{ . }}){{ end }}{{ end }}{{ else }}unknown{{ end }}`
+  return `{{ with query (printf "${pick}(1, ${perSeries})" $labels.window_id) }}{{ with first . }}{{ with .Labels.instance }}{{ . }}{{ else }}job {{ .Labels.job }}{{ end }}{{ with .Labels.worker }} (worker {{ . }}){{ end }}{{ end }}{{ else }}unknown{{ end }}`
 }
 
 /** One rule's expression before its comparison: what must return data for the rule to be able to fire. */
