@@ -81,6 +81,20 @@ function threshold(name: string, value: number, min: number): number {
   return value
 }
 
+/**
+ * An annotation template naming the worst series of the alert's window: its
+ * `instance` label (`job <name>` for a series without one, as a
+ * Pushgateway's may be) and, when the series has one (a cluster's merged
+ * exposition), its `worker`; `unknown` when no series is left. The rule
+ * itself aggregates `by (window_id)`, so the alert keeps one identity per
+ * window while the annotation follows whichever process is worst at each
+ * evaluation. `perSeries` is the rule's expression before aggregation, with
+ * `%q` where the quoted window id goes.
+ */
+function worstInstance(pick: 'bottomk' | 'topk', perSeries: string): string {
+  return `{{ with query (printf "${pick}(1, ${perSeries})" $labels.window_id) }}{{ with first . }}{{ with .Labels.instance }}{{ . }}{{ else }}job {{ .Labels.job }}{{ end }}{{ with .Labels.worker }} (worker {{ . }}){{ end }}{{ end }}{{ else }}unknown{{ end }}`
+}
+
 /** One rule's expression before its comparison: what must return data for the rule to be able to fire. */
 export interface RuleProbe {
   readonly alert: string
@@ -127,6 +141,12 @@ function buildGroup(options: AlertOptions): { group: RuleGroup; probes: RuleProb
   const oscillations = `max ${AGGREGATION} (increase(${n.hyst_oscillations_total}[${oscWindow}]))`
   const desiredChanges = `max ${AGGREGATION} (changes(${n.hyst_desired_mode}[${stuckWindow}]))`
   const effectiveChanges = `max ${AGGREGATION} (changes(${n.hyst_effective_mode}[${stuckWindow}]))`
+  const inWindow = '{window_id=%q}'
+  const worstEma = worstInstance('bottomk', `${n.stability_score_ema}${inWindow}`)
+  const worstDegradations = worstInstance('topk', `increase(${n.degradation_count_total}${inWindow}[1h])`)
+  const worstSwitchRate = worstInstance('topk', `rate(${n.hyst_switches_total}${inWindow}[5m])`)
+  const worstOscillations = worstInstance('topk', `increase(${n.hyst_oscillations_total}${inWindow}[${oscWindow}])`)
+  const worstDesiredChanges = worstInstance('topk', `changes(${n.hyst_desired_mode}${inWindow}[${stuckWindow}])`)
 
   const rules: AlertRule[] = [
     {
@@ -140,6 +160,7 @@ function buildGroup(options: AlertOptions): { group: RuleGroup; probes: RuleProb
           `The stability score EMA of window {{ $labels.window_id }} is {{ $value | printf "%.3f" }} (worst process exporting it), below ${String(emaBelow)} ` +
           'for the whole pending period. Below 0.5 the tracker recommends FAB0, the safe mode: the FAB core keeps degrading or cooling down.',
         runbook_url: runbook('StabilityLow'),
+        worst_instance: worstEma,
       },
     },
     {
@@ -155,6 +176,7 @@ function buildGroup(options: AlertOptions): { group: RuleGroup; probes: RuleProb
           'is measured on Prometheus\' clock, survives process restarts (increase() handles counter resets), is not bounded by the ' +
           'exporter\'s event history, and aggregates correctly across processes.',
         runbook_url: runbook('HighDegradationRate'),
+        worst_instance: worstDegradations,
       },
     },
     {
@@ -166,6 +188,7 @@ function buildGroup(options: AlertOptions): { group: RuleGroup; probes: RuleProb
         summary: `Anti-chatter filter of window {{ $labels.window_id }} switches modes more than ${String(perSecond)} time(s) per second`,
         description: `Effective mode switches on window {{ $labels.window_id }}: {{ $value | printf "%.2f" }}/s over 5m, above the SLO of ${String(perSecond)}/s. The filter lets the mode flap.`,
         runbook_url: runbook('HysteresisSwitchRateHigh'),
+        worst_instance: worstSwitchRate,
       },
     },
     {
@@ -176,6 +199,7 @@ function buildGroup(options: AlertOptions): { group: RuleGroup; probes: RuleProb
         summary: `Mode oscillations on window {{ $labels.window_id }} in the last ${oscWindow}`,
         description: `{{ $value | printf "%.0f" }} mode switch(es) on window {{ $labels.window_id }} came within the oscillation window of the previous one in the last ${oscWindow}.`,
         runbook_url: runbook('HysteresisOscillating'),
+        worst_instance: worstOscillations,
       },
     },
     {
@@ -186,6 +210,7 @@ function buildGroup(options: AlertOptions): { group: RuleGroup; probes: RuleProb
         summary: `Anti-chatter filter of window {{ $labels.window_id }} is stuck: the desired mode keeps changing, the effective mode never does`,
         description: `The desired mode of window {{ $labels.window_id }} changed {{ $value | printf "%.0f" }} times in ${stuckWindow} while the effective mode never changed: the dwell time or the rate limit may be too long for this load.`,
         runbook_url: runbook('HysteresisStuck'),
+        worst_instance: worstDesiredChanges,
       },
     },
   ]

@@ -116,13 +116,14 @@ const g = { window_id: 'global' }
 function ruleTests(): unknown {
   const n = METRIC_NAMES
   const rules = Object.fromEntries((alertRules().groups[0]?.rules ?? []).map((r) => [r.alert, r]))
-  const fired = (alert: string, value: string, labels: Record<string, string> = g): unknown => {
+  // `worst`: the instance the worst_instance annotation names (its own template queries the series).
+  const fired = (alert: string, value: string, labels: Record<string, string> = g, worst = 'a'): unknown => {
     const rule = rules[alert]
     if (rule === undefined) throw new Error(alert)
     const fill = (text: string): string => text.replace(/\{\{ \$labels\.window_id \}\}/g, labels.window_id ?? '').replace(/\{\{ \$value \| printf "[^"]+" \}\}/g, value)
     return {
       exp_labels: { ...rule.labels, ...labels },
-      exp_annotations: Object.fromEntries(Object.entries(rule.annotations).map(([k, v]) => [k, fill(v)])),
+      exp_annotations: Object.fromEntries(Object.entries(rule.annotations).map(([k, v]) => [k, k === 'worst_instance' ? worst : fill(v)])),
     }
   }
   return {
@@ -139,7 +140,7 @@ function ruleTests(): unknown {
         ],
         alert_rule_test: [
           { eval_time: '1m', alertname: 'StabilityLow', exp_alerts: [] },
-          { eval_time: '3m', alertname: 'StabilityLow', exp_alerts: [fired('StabilityLow', '0.400')] },
+          { eval_time: '3m', alertname: 'StabilityLow', exp_alerts: [fired('StabilityLow', '0.400', g, 'b')] },
         ],
       },
       {
