@@ -119,7 +119,9 @@ describe('8b. restarts under a real Prometheus: counters never go back', () => {
     expect(samples.at(-1)?.value).toBe(final)
 
     // increase(…[25s]) across the restart, each second: never above the events that really happened in its
-    // window (from the timeline; extrapolation to the window's edges allows 25/22), and at least those minus the lost ones.
+    // window (from the timeline; extrapolation to the window's edges, more when a loaded machine misses a scrape,
+    // allows 30 %: a counter reset would add the whole restored count, about as much again), and at least the
+    // events of the window's inner part minus the lost ones.
     const range = await query(
       `/api/v1/query_range?start=${String(killedAt / 1000 - 5)}&end=${String(killedAt / 1000 + 20)}&step=1&query=${encodeURIComponent('increase(atlas_degradation_count_total{window_id="global"}[25s])')}`,
     )
@@ -133,8 +135,8 @@ describe('8b. restarts under a real Prometheus: counters never go back', () => {
     let worst = 0
     for (const p of points) {
       const upper = trueAt(p.at + 200, 'after') - trueAt(p.at - 25_000 - 1200, 'before')
-      const lower = trueAt(p.at - 1200, 'before') - trueAt(p.at - 25_000 + 1200, 'after') - lost
-      expect(p.value, `increase at ${new Date(p.at).toISOString()}: true events at most ${String(upper)}`).toBeLessThanOrEqual((upper * 25) / 22 + 0.5)
+      const lower = trueAt(p.at - 2500, 'before') - trueAt(p.at - 25_000 + 2500, 'after') - lost
+      expect(p.value, `increase at ${new Date(p.at).toISOString()}: true events at most ${String(upper)}`).toBeLessThanOrEqual(upper * 1.3 + 1)
       expect(p.value, `increase at ${new Date(p.at).toISOString()}: true events at least ${String(lower)}`).toBeGreaterThanOrEqual(lower - 0.5)
       if (upper > 0) worst = Math.max(worst, p.value / upper)
     }
