@@ -54,6 +54,9 @@ const CALLS = {
     const dir = pkg.slice(0, -'package.json'.length)
     assert(readFileSync(dir + 'alerts/atlas-stability.rules.yml', 'utf8').includes('alert: StabilityLow'), 'rules file shipped')
     assert(JSON.parse(readFileSync(dir + 'dashboards/atlas-stability.json', 'utf8')).uid === 'auris-fab-stability', 'dashboard shipped')`,
+  '@auris/prom-exporter/push': `
+    assert(mod.groupPath('nightly', { run_id: 'r1', path: '/var/tmp' }) === '/metrics/job/nightly/run_id/r1/path@base64/L3Zhci90bXA=', 'groupPath')
+    assert(mod.createPusher({ url: 'http://127.0.0.1:9091', job: 'j', runId: 'r' }).url === 'http://127.0.0.1:9091/metrics/job/j/run_id/r', 'createPusher')`,
   '@auris/prom-exporter/prom-client': `
     const core = await import('@auris/stability-core')
     const { Registry } = await import('prom-client')

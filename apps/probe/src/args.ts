@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { PUSH_FLAGS, pushOptions, type PushOptions } from './push.js'
 import { REFERENCE_SCENARIO, type ScenarioOptions } from './simulation.js'
 
 export const HELP = `Usage: auris-probe [run] [options]
@@ -20,6 +21,14 @@ Prometheus snapshot and the checks.
   --no-snapshot        leave out the Prometheus snapshot
   --metrics on|off     the AURIS_METRICS_EXP flag for this run (default on)
   --report FILE        also write an HTML report (charts of window "global", the checks)
+  --push URL           push the final metrics to the Pushgateway at URL (http or https) as the
+                       group job/<--push-job>/<labels>/run_id/<run id>, then delete the job's
+                       groups pushed more than --push-ttl-s seconds ago
+  --push-job NAME      the group's job label (default auris-probe)
+  --push-label K=V     one more grouping label; repeat for several
+  --push-run-id ID     the run id (default: start time and 48 random bits, unique per run)
+  --push-ttl-s N       delete the job's groups older than N s after pushing, in [0, 31536000]
+                       (default 3600, the push rules' pushMaxAge; 0 deletes none)
 
 serve: run the simulation continuously and serve /metrics/exp,
 /metrics/exp/health, /probe/state (the probe's own view), POST /probe/pause
@@ -82,6 +91,8 @@ export interface RunOptions {
   metrics: boolean
   /** Write the HTML report here (null: none). */
   report: string | null
+  /** Push the final metrics to a Pushgateway (`--push`); absent: no push. */
+  push?: PushOptions
 }
 
 export interface ServeOptions {
@@ -184,6 +195,7 @@ export function parseCommand(argv: readonly string[]): ProbeCommand {
         'snapshot-ms': { type: 'string' },
         'state-max-mb': { type: 'string' },
         report: { type: 'string' },
+        ...PUSH_FLAGS,
       },
     })
   } catch (error) {
@@ -226,10 +238,12 @@ export function parseCommand(argv: readonly string[]): ProbeCommand {
       snapshot: v['no-snapshot'] !== true,
       metrics: onOff(str('metrics')),
       report: report ?? null,
+      ...pushOptions(v),
     }
   }
   if (command === 'serve') {
     for (const name of ['ticks', 'hysteresis', 'json', 'no-snapshot', 'report']) if (v[name] !== undefined) throw new UsageError(`--${name} is an option of run`)
+    for (const name of Object.keys(PUSH_FLAGS)) if (v[name] !== undefined) throw new UsageError(`--${name} is an option of run (a server is scraped, not pushed)`)
     const periodic = schedule(str('schedule'), 100, 'ticks of each 100-tick period')
     const prob = str('degrade-prob')
     if (periodic !== null && prob !== undefined) throw new UsageError('--schedule and --degrade-prob exclude each other: give one')

@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises'
 import { EXIT, HELP, ProbeFailure, UsageError, parseCommand, type RunOptions, type ServeOptions } from './args.js'
 import { formatChecks, formatHysteresis, formatMetrics, formatTable } from './format.js'
 import { reportHtml } from './report.js'
+import { pushRun } from './push.js'
 import { startProbeServer } from './serve.js'
 import { HYSTERESIS_SERIES, checkHysteresis, checkScenario, probeEnv, runHysteresisProbe, runScenario } from './simulation.js'
 import { sampleLines, windowLines } from './snapshot.js'
@@ -85,6 +86,24 @@ async function run(options: RunOptions): Promise<number> {
   return ok ? EXIT.ok : EXIT.checkFailed
 }
 
+/**
+ * `run`, then with `--push` the final metrics pushed to a Pushgateway. The
+ * exporter is the run's: setup gives one exporter per prefix.
+ */
+async function runAndPush(options: RunOptions): Promise<number> {
+  const code = await run(options)
+  if (options.push === undefined) return code
+  const { setupPrometheusMetrics } = await import('@auris/prom-exporter/setup')
+  const exporter = await setupPrometheusMetrics({ env: process.env })
+  if (exporter === null) throw new UsageError('--push pushes the metrics: drop --metrics off')
+  const pushed = await pushRun(options.push, exporter)
+  const line = `Pushed to ${pushed.url} (run_id ${pushed.runId}); ${String(pushed.pruned)} group(s) older than ${String(options.push.ttlSeconds)} s deleted\n`
+  // --json keeps stdout a single JSON document.
+  if (options.json) process.stderr.write(line)
+  else out(line)
+  return code
+}
+
 async function serve(options: ServeOptions): Promise<number> {
   setFlags(options.metrics)
   const server = await startProbeServer(options, (line) => {
@@ -115,7 +134,7 @@ async function main(argv: readonly string[]): Promise<number> {
       out(HELP)
       return EXIT.ok
     }
-    return command.command === 'run' ? await run(command) : await serve(command)
+    return command.command === 'run' ? await runAndPush(command) : await serve(command)
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`auris-probe: ${error.message}\n(auris-probe --help lists the options)\n`)

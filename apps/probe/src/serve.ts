@@ -8,6 +8,7 @@ import { Hono } from 'hono'
 import type { AddressInfo } from 'node:net'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { ProbeFailure, type ServeOptions } from './args.js'
+import { persistedSource } from './persisted-scrape.js'
 import { seededRandom } from './random.js'
 import { livePage } from './report.js'
 import { CYCLE, REFERENCE_SCENARIO, SimulatedFabCore, cyclePhase, windowId, type CyclePhase, type SeriesPoint } from './simulation.js'
@@ -73,6 +74,12 @@ export interface Simulation {
   stop(): Promise<void>
   /** Stops ticking and snapshotting without a last snapshot (the server never started). */
   dispose(): Promise<void>
+  /**
+   * Resolves once the state file holds a snapshot taken after this call (at
+   * once without a state file, or when nothing ticked since the last
+   * snapshot began); rejects when that snapshot fails.
+   */
+  persist(): Promise<void>
 }
 
 type SimulationOptions = Pick<ServeOptions, 'windows' | 'tickMs' | 'scenario' | 'schedule' | 'seed' | 'degradeProbability' | 'stateFile' | 'snapshotMs' | 'stateMaxBytes'>
@@ -200,6 +207,26 @@ export async function startSimulation(options: SimulationOptions, log: (line: st
     }
   }
 
+  // Snapshots one at a time, in order: callers that arrive while one waits to start share it, and a
+  // snapshot is skipped when nothing ticked since the last successful one began (it holds this state).
+  let chain: Promise<void> = Promise.resolve()
+  let queued: Promise<void> | null = null
+  let persistedAt = -1
+  const snapshotAfter = (share = 0.25): Promise<void> => {
+    if (stateFile === null) return Promise.resolve()
+    if (queued !== null) return queued
+    const next = chain.then(async () => {
+      queued = null
+      if (ticks === persistedAt) return
+      const at = ticks
+      await writeOnce(share)
+      persistedAt = at
+    })
+    queued = next
+    chain = next.catch(() => undefined)
+    return next
+  }
+
   const delay = monitorEventLoopDelay({ resolution: 10 })
   const history: SeriesPoint[] = []
   let counted = (handles[0] as StabilityWindow).tracker.totalDegradations
@@ -249,7 +276,7 @@ export async function startSimulation(options: SimulationOptions, log: (line: st
   const scheduleSnapshot = (): void => {
     if (stateFile === null || stopped) return
     snapshotTimer = setTimeout(() => {
-      snapshotting = writeOnce()
+      snapshotting = snapshotAfter()
         .catch(() => undefined)
         .finally(() => {
           snapshotting = null
@@ -269,8 +296,9 @@ export async function startSimulation(options: SimulationOptions, log: (line: st
     clearTimeout(snapshotTimer)
     delay.disable()
     untrack()
-    // One snapshot at a time: let a running one finish before the last.
+    // One snapshot at a time: let a running one (periodic or for a scrape) finish before the last.
     await snapshotting
+    await chain
     try {
       if (last && stateFile !== null) {
         try {
@@ -321,6 +349,7 @@ export async function startSimulation(options: SimulationOptions, log: (line: st
     pause: halt,
     stop: () => finish(true),
     dispose: () => finish(false),
+    persist: () => snapshotAfter(0.5),
   }
 }
 
@@ -349,7 +378,7 @@ export async function startProbeServer(options: ServeOptions, log: (line: string
   const simulation = await startSimulation(options, log)
   const app = new Hono()
   // The flag is read per request from process.env, which the CLI set for the probe.
-  app.route('/metrics/exp', metricsRoutes({ sources: simulation.exporter, maxAgeMs: options.maxAgeMs }))
+  app.route('/metrics/exp', metricsRoutes({ sources: persistedSource(simulation, options.stateFile !== null), maxAgeMs: options.maxAgeMs }))
   app.get('/', (c) => c.html(livePage()))
   app.get('/probe/state', (c) => {
     const since = c.req.query('since')

@@ -144,7 +144,7 @@ describe('alerts over several instances and workers', () => {
     for (const rule of Object.values(rules)) {
       expect(Object.keys(rule.labels), rule.alert).toEqual(['severity'])
       expect(rule.expr, rule.alert).not.toMatch(/instance|worker/)
-      expect(rule.annotations.worst_instance, rule.alert).toMatch(/^\{\{ with query \(printf "(bottomk|topk)\(1, .+\{window_id=%q\}.*\)" \$labels\.window_id\) \}\}/)
+      expect(rule.annotations.worst_instance, rule.alert).toMatch(/^\{\{ with query \(printf `(bottomk|topk)\(1, .+\{run_id="",window_id=%q\}.*\)` \$labels\.window_id\) \}\}/)
     }
   })
 
@@ -155,6 +155,6 @@ describe('alerts over several instances and workers', () => {
 
   it('follow the prefix in the worst-instance query', () => {
     const low = alertRules({ prefix: 'fab_' }).groups[0]?.rules.find((r) => r.alert === 'StabilityLow')
-    expect(low?.annotations.worst_instance).toContain('printf "bottomk(1, fab_stability_score_ema{window_id=%q})" $labels.window_id')
+    expect(low?.annotations.worst_instance).toContain('printf `bottomk(1, fab_stability_score_ema{run_id="",window_id=%q})` $labels.window_id')
   })
 })

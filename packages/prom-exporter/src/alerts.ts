@@ -1,4 +1,4 @@
-import { DEFAULT_PREFIX, metricNames } from './names.js'
+import { DEFAULT_PREFIX, metricNames, type MetricNames } from './names.js'
 
 /**
  * Alert rules generated from the same metric names the exporter uses, so a
@@ -54,6 +54,12 @@ export interface AlertOptions {
   runbookBase?: string
   /** Group evaluation interval. Default `30s`, the note's. */
   interval?: string
+  /** Push rules: a pushed group whose last push is older than this stops alerting (its `push_time_seconds`). Default `1h`. */
+  pushMaxAge?: string
+  /** `PushedRunDegradations` fires when a run's last pushed degradation count is above this. Default 10. */
+  pushedDegradationsAbove?: number
+  /** Push rules: the grouping labels that tie a pushed series to its group's `push_time_seconds`. Default `['job', 'instance', 'run_id']`. */
+  pushGroupLabels?: readonly string[]
 }
 
 /** Where the runbook sections live: the package README. */
@@ -89,10 +95,11 @@ function threshold(name: string, value: number, min: number): number {
  * itself aggregates `by (window_id)`, so the alert keeps one identity per
  * window while the annotation follows whichever process is worst at each
  * evaluation. `perSeries` is the rule's expression before aggregation, with
- * `%q` where the quoted window id goes.
+ * `%q` where the quoted window id goes. The format is a raw (backquoted)
+ * template string, so the selector's own quotes (`run_id=""`) need no escaping.
  */
 function worstInstance(pick: 'bottomk' | 'topk', perSeries: string): string {
-  return `{{ with query (printf "${pick}(1, ${perSeries})" $labels.window_id) }}{{ with first . }}{{ with .Labels.instance }}{{ . }}{{ else }}job {{ .Labels.job }}{{ end }}{{ with .Labels.worker }} (worker {{ . }}){{ end }}{{ end }}{{ else }}unknown{{ end }}`
+  return `{{ with query (printf \`${pick}(1, ${perSeries})\` $labels.window_id) }}{{ with first . }}{{ with .Labels.instance }}{{ . }}{{ else }}job {{ .Labels.job }}{{ end }}{{ with .Labels.worker }} (worker {{ . }}){{ end }}{{ end }}{{ else }}unknown{{ end }}`
 }
 
 /** One rule's expression before its comparison: what must return data for the rule to be able to fire. */
@@ -113,7 +120,7 @@ export interface RuleProbe {
  * ```
  */
 export function alertRules(options: AlertOptions = {}): RuleFile {
-  return { groups: [buildGroup(options).group] }
+  return { groups: [buildGroup(options).group, buildPushGroup(options)] }
 }
 
 /**
@@ -125,7 +132,8 @@ export function alertProbes(options: AlertOptions = {}): RuleProbe[] {
 }
 
 function buildGroup(options: AlertOptions): { group: RuleGroup; probes: RuleProbe[] } {
-  const n = metricNames(options.prefix ?? DEFAULT_PREFIX)
+  const raw = metricNames(options.prefix ?? DEFAULT_PREFIX)
+  const n = scrapedOnly(raw)
   const emaBelow = threshold('stabilityEmaBelow', options.stabilityEmaBelow ?? 0.5, 0)
   const perHour = threshold('degradationsPerHourAbove', options.degradationsPerHourAbove ?? 10, 0)
   const perSecond = threshold('switchesPerSecondAbove', options.switchesPerSecondAbove ?? 1, 0)
@@ -141,12 +149,13 @@ function buildGroup(options: AlertOptions): { group: RuleGroup; probes: RuleProb
   const oscillations = `max ${AGGREGATION} (increase(${n.hyst_oscillations_total}[${oscWindow}]))`
   const desiredChanges = `max ${AGGREGATION} (changes(${n.hyst_desired_mode}[${stuckWindow}]))`
   const effectiveChanges = `max ${AGGREGATION} (changes(${n.hyst_effective_mode}[${stuckWindow}]))`
-  const inWindow = '{window_id=%q}'
-  const worstEma = worstInstance('bottomk', `${n.stability_score_ema}${inWindow}`)
-  const worstDegradations = worstInstance('topk', `increase(${n.degradation_count_total}${inWindow}[1h])`)
-  const worstSwitchRate = worstInstance('topk', `rate(${n.hyst_switches_total}${inWindow}[5m])`)
-  const worstOscillations = worstInstance('topk', `increase(${n.hyst_oscillations_total}${inWindow}[${oscWindow}])`)
-  const worstDesiredChanges = worstInstance('topk', `changes(${n.hyst_desired_mode}${inWindow}[${stuckWindow}])`)
+  // One selector: the scraped series (no run_id) of the alert's window.
+  const inWindow = `{${RUN_LABEL}="",window_id=%q}`
+  const worstEma = worstInstance('bottomk', `${raw.stability_score_ema}${inWindow}`)
+  const worstDegradations = worstInstance('topk', `increase(${raw.degradation_count_total}${inWindow}[1h])`)
+  const worstSwitchRate = worstInstance('topk', `rate(${raw.hyst_switches_total}${inWindow}[5m])`)
+  const worstOscillations = worstInstance('topk', `increase(${raw.hyst_oscillations_total}${inWindow}[${oscWindow}])`)
+  const worstDesiredChanges = worstInstance('topk', `changes(${raw.hyst_desired_mode}${inWindow}[${stuckWindow}])`)
 
   const rules: AlertRule[] = [
     {
@@ -172,7 +181,7 @@ function buildGroup(options: AlertOptions): { group: RuleGroup; probes: RuleProb
         summary: `More than ${String(perHour)} degradations in the last hour on window {{ $labels.window_id }}`,
         description:
           `Window {{ $labels.window_id }} had {{ $value | printf "%.0f" }} degradation events over the last hour (worst process). ` +
-          `Computed with increase() on ${n.degradation_count_total} rather than from the ${n.degradation_events_per_hour} gauge: the counter ` +
+          `Computed with increase() on ${raw.degradation_count_total} rather than from the ${raw.degradation_events_per_hour} gauge: the counter ` +
           'is measured on Prometheus\' clock, survives process restarts (increase() handles counter resets), is not bounded by the ' +
           'exporter\'s event history, and aggregates correctly across processes.',
         runbook_url: runbook('HighDegradationRate'),
@@ -222,4 +231,79 @@ function buildGroup(options: AlertOptions): { group: RuleGroup; probes: RuleProb
     { alert: 'HysteresisStuck', series: [desiredChanges, effectiveChanges] },
   ]
   return { group: { name: 'atlas-stability', interval: duration('interval', options.interval ?? '30s'), rules }, probes }
+}
+
+/** The label a pusher puts in its grouping key (see `@auris/prom-exporter/push`). */
+const RUN_LABEL = 'run_id'
+
+/**
+ * Selectors of the scraped series only: pushed series carry a `run_id`
+ * label, and the push rules own them (a finished run's gauges stay on the
+ * gateway, and would keep these rules firing forever).
+ */
+function scrapedOnly(names: MetricNames): MetricNames {
+  return Object.freeze(Object.fromEntries(Object.entries(names).map(([suffix, name]) => [suffix, `${name}{${RUN_LABEL}=""}`]))) as MetricNames
+}
+
+const UNIT_SECONDS: Readonly<Record<string, number>> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800, y: 31_536_000 }
+
+function seconds(name: string, value: string): number {
+  let total = 0
+  for (const m of duration(name, value).matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)) total += Number(m[1]) * (UNIT_SECONDS[m[2] as string] as number)
+  return total
+}
+
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
+
+/**
+ * The rules on series pushed to a Pushgateway, one alert per run: a pushed
+ * group is a finished (or running) batch, so its last pushed value is what
+ * counts (`increase()` sees nothing in one push), and a group whose
+ * `push_time_seconds` is older than `pushMaxAge` no longer alerts.
+ */
+function buildPushGroup(options: AlertOptions): RuleGroup {
+  const n = metricNames(options.prefix ?? DEFAULT_PREFIX)
+  const emaBelow = threshold('stabilityEmaBelow', options.stabilityEmaBelow ?? 0.5, 0)
+  const above = threshold('pushedDegradationsAbove', options.pushedDegradationsAbove ?? 10, 0)
+  const maxAge = options.pushMaxAge ?? '1h'
+  const ttl = seconds('pushMaxAge', maxAge)
+  const labels = options.pushGroupLabels ?? ['job', 'instance', RUN_LABEL]
+  if (!Array.isArray(labels) || labels.length === 0 || labels.some((l) => typeof l !== 'string' || !LABEL_NAME.test(l))) {
+    throw new RangeError(`alertRules: option "pushGroupLabels" must be a non-empty list of label names; got ${JSON.stringify(labels)}`)
+  }
+  const base = options.runbookBase ?? DEFAULT_RUNBOOK_BASE
+  const runbook = (alert: string): string => `${base}#runbook-${alert.toLowerCase()}`
+  const fresh = `on (${labels.join(', ')}) (time() - push_time_seconds < ${String(ttl)})`
+  const perRun = `by (job, ${RUN_LABEL}, window_id)`
+  const run = `run {{ $labels.${RUN_LABEL} }} of job {{ $labels.job }}`
+  return {
+    name: 'atlas-stability-push',
+    interval: duration('interval', options.interval ?? '30s'),
+    rules: [
+      {
+        alert: 'PushedStabilityLow',
+        expr: `min ${perRun} (${n.stability_score_ema} and ${fresh}) < ${String(emaBelow)}`,
+        labels: { severity: 'critical' },
+        annotations: {
+          summary: `Pushed ${run}: stability EMA of window {{ $labels.window_id }} below ${String(emaBelow)}`,
+          description:
+            `The last push of ${run} reports a stability score EMA of {{ $value | printf "%.3f" }} on window {{ $labels.window_id }}, below ${String(emaBelow)}: ` +
+            `the run ended (or last pushed) with the tracker recommending FAB0. Quiet once the group is deleted or its last push is older than ${maxAge}.`,
+          runbook_url: runbook('PushedStabilityLow'),
+        },
+      },
+      {
+        alert: 'PushedRunDegradations',
+        expr: `max ${perRun} (${n.degradation_count_total} and ${fresh}) > ${String(above)}`,
+        labels: { severity: 'warning' },
+        annotations: {
+          summary: `Pushed ${run}: more than ${String(above)} degradations on window {{ $labels.window_id }}`,
+          description:
+            `Pushed ${run} counted {{ $value | printf "%.0f" }} degradation events on window {{ $labels.window_id }} (its last pushed ${n.degradation_count_total}: ` +
+            `each run pushes a series of its own, so the value is that run's total; increase() sees nothing in one push). Quiet once the group is deleted or its last push is older than ${maxAge}.`,
+          runbook_url: runbook('PushedRunDegradations'),
+        },
+      },
+    ],
+  }
 }

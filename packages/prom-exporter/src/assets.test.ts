@@ -62,7 +62,7 @@ describe('shipped assets', () => {
 describe('alert rules', () => {
   it('pass promtool check rules', () => {
     const r = promtool(['check', 'rules', join(root, RULES_FILE)])
-    expect(r.output).toMatch(/SUCCESS: 5 rules found/)
+    expect(r.output).toMatch(/SUCCESS: 7 rules found/)
     expect(r.status).toBe(0)
   })
 
