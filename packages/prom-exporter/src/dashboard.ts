@@ -5,7 +5,9 @@
  * it, importing this entry fails with an error that says what to install,
  * not with the runtime's bare "cannot find package".
  */
+import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard'
 import type * as Builder from './dashboard-build.js'
+import type { DashboardOptions } from './dashboard-build.js'
 
 export type { DashboardOptions } from './dashboard-build.js'
 
@@ -46,4 +48,5 @@ try {
  * const json = JSON.stringify(buildDashboard({ prefix: 'fab_', uid: 'fab' }), null, 2)
  * ```
  */
-export const buildDashboard: typeof Builder.buildDashboard = builder.buildDashboard
+// eslint-disable-next-line @typescript-eslint/no-deprecated -- the classic dashboard model is what dashboard-build.ts builds (see there)
+export const buildDashboard: (options?: DashboardOptions) => Dashboard = builder.buildDashboard

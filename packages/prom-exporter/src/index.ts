@@ -24,6 +24,7 @@ export {
   ExpositionLayout,
   SnapshotRenderer,
   type ExpositionFormat,
+  type FamilyLayout,
 } from './render.js'
 export { HAS_FILTER, HAS_SWITCH_AGE, HAS_TRACKER, type ExporterSample, type StabilitySnapshot, type WindowLabels } from './snapshot.js'
 export { ChunkWriter } from './writer.js'

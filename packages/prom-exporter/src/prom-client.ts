@@ -122,6 +122,7 @@ class FamilyCounter extends Counter {
 
 /** The families of one exporter registered on one registry. */
 export interface PromClientRegistration {
+  /** The registry the families are registered on. */
   readonly registry: Registry<RegistryContentType>
   /** Unregisters the families, whatever format the registry rendered in meanwhile. */
   dispose(): void

@@ -66,6 +66,7 @@ export {
   WINDOWS_SNAPSHOT_FORMAT,
   type StabilityWindow,
   type StabilityWindowsOptions,
+  type StabilityWindowsRestoreOptions,
   type StabilityWindowsSnapshot,
   type WindowConfig,
   type WindowOverride,
