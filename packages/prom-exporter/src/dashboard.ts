@@ -1,9 +1,10 @@
 /**
- * @module
  * The Grafana dashboard builder (`@auris/prom-exporter/dashboard`). It needs
  * `@grafana/grafana-foundation-sdk`, an optional peer dependency: without
  * it, importing this entry fails with an error that says what to install,
  * not with the runtime's bare "cannot find package".
+ *
+ * @module
  */
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard'
 import type * as Builder from './dashboard-build.js'

@@ -1,9 +1,10 @@
 /**
- * @module
  * Prometheus and OpenMetrics metrics for stability trackers and
  * anti-chatter filters, with no dependency (prom-client is not imported
  * here: `@auris/prom-exporter/prom-client` is the adapter that puts the
  * families on a prom-client registry), and the alert rules that watch them.
+ *
+ * @module
  */
 export {
   AGGREGATION,
