@@ -124,7 +124,8 @@ function report(entry, siblings) {
     showVerboseMessages: false,
     messageCallback(message) {
       message.handled = true
-      if (message.messageId === 'console-api-report-created' || message.messageId === 'console-api-report-copied') return
+      // Said below in this tool's own words (the report, the command to run).
+      if (message.messageId === 'console-api-report-created' || message.messageId === 'console-api-report-copied' || message.messageId === 'console-api-report-not-copied') return
       const forgotten = message.messageId === 'ae-forgotten-export' ? /The symbol "([^"]+)"/.exec(message.text)?.[1] : undefined
       if (forgotten !== undefined && siblings.has(forgotten)) return
       if (message.logLevel === ExtractorLogLevel.Error || message.logLevel === ExtractorLogLevel.Warning) {
@@ -138,11 +139,28 @@ function report(entry, siblings) {
     problems.push(`${relative(projectFolder, path)} names an @internal declaration: build with "stripInternal" or stop exporting it`)
   }
   if (result.apiReportChanged && !update) {
-    problems.push(`etc/${reportFileName} is out of date with the public API: review the change, then run \`pnpm api:update\` and commit the report`)
+    problems.push(`etc/${reportFileName} is out of date with the public API: review the change, then run \`pnpm api:update\` and commit the report\n${changedLines(path, join(tempFolder, reportFileName))}`)
   }
   // Every message goes through the callback above (result.succeeded also counts the
   // forgotten exports it lets through), so the problems list is the verdict.
   return { ok: problems.length === 0, problems }
+}
+
+/**
+ * The lines only one of the two reports has, `-` for the committed one and
+ * `+` for the built one, so that a CI log shows what changed.
+ *
+ * @param {string} committed
+ * @param {string} built
+ * @returns {string}
+ */
+function changedLines(committed, built) {
+  const before = existsSync(committed) ? readFileSync(committed, 'utf8').split('\n') : []
+  const after = existsSync(built) ? readFileSync(built, 'utf8').split('\n') : []
+  const had = new Set(before)
+  const has = new Set(after)
+  const lines = [...before.filter((line) => !has.has(line)).map((line) => `  - ${line}`), ...after.filter((line) => !had.has(line)).map((line) => `  + ${line}`)]
+  return lines.length > 40 ? [...lines.slice(0, 40), `  … ${String(lines.length - 40)} more`].join('\n') : lines.join('\n')
 }
 
 const entries = entryPoints()
