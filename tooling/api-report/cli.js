@@ -14,7 +14,7 @@
 // (and is checked) without touching any config.
 import { Extractor, ExtractorConfig, ExtractorLogLevel } from '@microsoft/api-extractor'
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs'
-import { join, relative, resolve } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 import ts from 'typescript'
 
 const update = process.argv.includes('--update')
@@ -163,6 +163,17 @@ function changedLines(committed, built) {
   return lines.length > 40 ? [...lines.slice(0, 40), `  … ${String(lines.length - 40)} more`].join('\n') : lines.join('\n')
 }
 
+/**
+ * @param {string} from
+ * @returns {string} the nearest folder up from `from` with a pnpm-workspace.yaml
+ */
+function findWorkspaceRoot(from) {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'pnpm-workspace.yaml'))) return dir
+    if (dirname(dir) === dir) throw new Error(`no pnpm-workspace.yaml above ${from}`)
+  }
+}
+
 const entries = entryPoints()
 const siblings = exportedNames(entries)
 let failed = false
@@ -171,6 +182,19 @@ for (const entry of entries) {
   const { ok, problems } = report(entry, siblings)
   for (const problem of problems) console.error(`${manifest.name} (${entry.name}): ${problem}`)
   failed ||= !ok
+}
+
+// The README points users at the API reference, published at the root
+// typedoc.json's `hostedBaseUrl` (one constant for every package).
+const workspaceRoot = findWorkspaceRoot(projectFolder)
+const typedocConfig = ts.parseConfigFileTextToJson('typedoc.json', readFileSync(join(workspaceRoot, 'typedoc.json'), 'utf8')).config
+const referenceUrl = typedocConfig?.hostedBaseUrl
+if (typeof referenceUrl !== 'string') {
+  console.error(`${manifest.name}: the root typedoc.json has no "hostedBaseUrl" (where the API reference is published)`)
+  failed = true
+} else if (!readFileSync(join(projectFolder, 'README.md'), 'utf8').includes(`](${referenceUrl}`)) {
+  console.error(`${manifest.name}: README.md has no link to the API reference (${referenceUrl}, "hostedBaseUrl" in the root typedoc.json)`)
+  failed = true
 }
 
 // A report whose entry point left `exports` would otherwise linger unchecked.
