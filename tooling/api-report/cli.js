@@ -6,9 +6,14 @@
 // written to etc/<entry>.api.md ("." is etc/index.api.md, "./setup" is
 // etc/setup.api.md).
 //
-//   auris-api-report           check: fails when a report is missing or differs
-//                              from the built declarations (run by `lint`)
-//   auris-api-report --update  rewrites the reports (run by `pnpm api:update`)
+//   auris-api-report           check (run by `lint`): fails when a report is
+//                              missing, differs from the built declarations or
+//                              belongs to an entry point gone from `exports`
+//   auris-api-report --update  rewrites the reports, removes stale ones (run by
+//                              `pnpm api:update`)
+//
+// Both fail on an undocumented export, a forgotten export, an @internal
+// declaration left in the types, or a README without the API reference link.
 //
 // Reading the entry points from `exports` means a new entry gets its report
 // (and is checked) without touching any config.
