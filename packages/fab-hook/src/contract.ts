@@ -7,21 +7,32 @@ import { MODE_TO_NUMERIC, isFabMode } from '@auris/stability-core'
  */
 export interface FabCoreLike {
   /** State with metrics; `st.metrics.stress` in [0, 1] gives the score `1 - stress` (first choice). */
-  readonly st?: { readonly metrics?: { readonly stress?: unknown } | null } | null
+  readonly st?: {
+    /** The core's metrics. */
+    readonly metrics?: {
+      /** Stress in [0, 1]. */
+      readonly stress?: unknown
+    } | null
+  } | null
   /** Score in [0, 1] (second choice). */
   readonly coherenceScore?: unknown
+  /** `coherenceScore` as a Python core names it. */
   readonly coherence_score?: unknown
   /** Score in [0, 1] (third choice). */
   readonly qualityScore?: unknown
+  /** `qualityScore` as a Python core names it. */
   readonly quality_score?: unknown
   /** Explicit degradation flag. */
   readonly degraded?: unknown
   /** Mode now; a drop in rank from the previous mode is a degradation. */
   readonly mode?: unknown
+  /** Mode at the previous tick. */
   readonly prevMode?: unknown
+  /** `prevMode` as a Python core names it. */
   readonly _prev_mode?: unknown
   /** Tick counter. */
   readonly currentTick?: unknown
+  /** `currentTick` as a Python core names it. */
   readonly current_tick?: unknown
 }
 

@@ -6,7 +6,9 @@ import type { Hysteresis, StabilityTracker } from '@auris/stability-core'
  * free of prom-client and runs anywhere.
  */
 export interface StabilityExporterLike {
+  /** Receives the tracker of window `windowId` after each tick. */
   update(windowId: string, tracker: StabilityTracker): void
+  /** Receives the filter of window `windowId` after each update, when the exporter exports filters. */
   updateHysteresis?(windowId: string, hysteresis: Hysteresis): void
 }
 

@@ -19,6 +19,7 @@ import { pushTracker, type ExporterErrorReporter, type StabilityExporterLike } f
 export interface AttachOptions extends Omit<StabilityTrackerOptions, 'emaDecay' | 'strict'> {
   /** EMA decay (the reference's name; `emaDecay` is accepted too). Default 0.95. */
   decay?: number
+  /** EMA decay under the tracker's name; same as `decay`. */
   emaDecay?: number
   /** Flags are read from here when given, else from `process.env` where it exists; once, at `attach`. */
   env?: EnvRecord
@@ -318,6 +319,11 @@ export const PRODUCTION_TRACKER: Readonly<StabilityTrackerOptions> = Object.free
 /**
  * A tracker in the production configuration for `fab`, or `null` while
  * `AURIS_STABILITY_HOOK` is off. Drive it with {@link maybeTick}.
+ *
+ * @param options - `env`: where the flag is read (default `process.env`
+ *   where the runtime has one); `clock`: the tracker's clock in ms (default
+ *   `performance.now()`). The tracker options are {@link PRODUCTION_TRACKER}'s;
+ *   use {@link attach} for others.
  */
 export function attachToFab(fab: FabCoreLike | null | undefined, options: Pick<AttachOptions, 'env' | 'clock'> = {}): StabilityTracker | null {
   const hook = attach(fab, { ...PRODUCTION_TRACKER, ...options })

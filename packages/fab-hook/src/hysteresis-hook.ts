@@ -33,7 +33,10 @@ export interface MaybeHystOptions {
   /** The filter, from {@link attachHysteresis}. */
   hysteresis: Hysteresis
   /** Desired mode source; default: the mode recommended by the tracker the hook last ticked for this core. */
-  metrics?: { readonly recommendedMode: FabMode } | null
+  metrics?: {
+    /** The mode asked of the filter. */
+    readonly recommendedMode: FabMode
+  } | null
   /** Tick number; default: the core's tick counter (see the tick rule on {@link maybeHyst}). */
   tick?: number
   /** Window pushed to the exporter. Default `global`. */
@@ -42,6 +45,7 @@ export interface MaybeHystOptions {
   exporter?: StabilityExporterLike
   /** Flags are read from here when given, else from `process.env` where it exists. */
   env?: EnvRecord
+  /** Reports an exporter's first failure (default: one `console.warn`). */
   onExporterError?: ExporterErrorReporter
 }
 

@@ -12,6 +12,7 @@ import {
 
 /** One decision of a {@link Steering}: the effective mode to apply, and whether it was applied. */
 export interface SteerDecision {
+  /** The effective mode to apply to the core. */
   readonly mode: FabMode
   /** `false` in dry-run, when the applier threw, or when the core already was in `mode`. */
   readonly applied: boolean

@@ -2,7 +2,17 @@ import type { Context } from 'hono'
 import { timingSafeEqual } from 'hono/utils/buffer'
 
 /** Credentials the routes demand, when the metrics route is reachable from outside. */
-export type MetricsAuth = { readonly bearerToken: string } | { readonly username: string; readonly password: string }
+export type MetricsAuth =
+  | {
+      /** The token a scraper sends as `Authorization: Bearer <token>`. */
+      readonly bearerToken: string
+    }
+  | {
+      /** The user name of HTTP Basic authentication. */
+      readonly username: string
+      /** The password of HTTP Basic authentication. */
+      readonly password: string
+    }
 
 const REALM = 'metrics'
 /** Longer headers are refused without comparing: nothing legitimate is that long. */

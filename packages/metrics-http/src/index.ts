@@ -1,8 +1,9 @@
 /**
- * @module
  * Hono routes that serve Prometheus metrics from any `MetricsSource` (a
  * prom-client `Registry`, an `@auris/prom-exporter` exporter) on Node, Bun,
  * Deno and Cloudflare Workers.
+ *
+ * @module
  */
 export { MAX_BEARER_TOKEN_LENGTH, checkAuth, type MetricsAuth } from './auth.js'
 export { evaluateReadiness, type ReadinessOptions, type ReadinessReport, type ReadinessStatus, type WindowReadiness } from './readiness.js'

@@ -9,12 +9,17 @@
 
 /** Raised when two sources declare one family with different types: no merge can make that valid. */
 export class FamilyConflictError extends Error {
-  constructor(
-    readonly family: string,
-    readonly types: readonly string[],
-  ) {
+  /** The family's name. */
+  readonly family: string
+  /** The types the sources declared for it, in source order. */
+  readonly types: readonly string[]
+
+  /** The conflict on `family`, declared with each of `types`. */
+  constructor(family: string, types: readonly string[]) {
     super(`metrics sources disagree on the type of family "${family}" (${types.join(' / ')}); serve them on separate routes`)
     this.name = 'FamilyConflictError'
+    this.family = family
+    this.types = types
   }
 }
 

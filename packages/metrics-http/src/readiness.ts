@@ -37,24 +37,35 @@ export interface ReadinessOptions {
 
 /** One window in the readiness answer. */
 export interface WindowReadiness {
+  /** The window's id. */
   readonly window_id: string
+  /** The status of this window alone, before `combine`. */
   readonly status: ReadinessStatus
   /** The mode judged; `null` for a listed id with no window. */
   readonly mode: FabMode | null
+  /** The tracker's recommended mode; `null` for a listed id with no window. */
   readonly recommended_mode: FabMode | null
+  /** The filter's effective mode; `null` without a filter or a window. */
   readonly effective_mode: FabMode | null
+  /** The tracker's score EMA; `null` for a listed id with no window. */
   readonly stability_score_ema: number | null
+  /** Whether a cool-down is running. */
   readonly in_cooldown: boolean
+  /** Cool-down ticks left; 0 outside a cool-down. */
   readonly cooldown_remaining_ticks: number
+  /** The tracker's stable ticks; `null` for a listed id with no window. */
   readonly stable_ticks: number | null
 }
 
 /** The readiness answer: the JSON body, the HTTP status and, when refusing, `Retry-After` in seconds. */
 export interface ReadinessReport {
+  /** The combined status: the JSON `status`. */
   readonly status: ReadinessStatus
+  /** 503 when the status is `unready`, else 200. */
   readonly httpStatus: 200 | 503
   /** Seconds until the longest cool-down among the refusing windows ends (at least 1); `null` when not refusing. */
   readonly retryAfterSeconds: number | null
+  /** One entry per window counted, in registry order; with `windowIds` as a list, one per listed id, in its order. */
   readonly windows: readonly WindowReadiness[]
 }
 
@@ -196,8 +207,12 @@ function missing(id: string, status: ReadinessStatus): WindowReadiness {
  * report.httpStatus // 503 while a window is in FAB1 or FAB0
  * ```
  */
-export function evaluateReadiness(options: ReadinessOptions | ResolvedReadiness): ReadinessReport {
-  const r = 'counts' in options ? options : resolveReadiness(options)
+export function evaluateReadiness(options: ReadinessOptions): ReadinessReport {
+  return judgeReadiness(resolveReadiness(options))
+}
+
+/** {@link evaluateReadiness} on options already resolved (the route resolves them once, at setup). */
+export function judgeReadiness(r: ResolvedReadiness): ReadinessReport {
   const found = new Map<string, WindowReadiness>()
   const detail: WindowReadiness[] = []
   for (const window of r.windows) {

@@ -5,7 +5,7 @@ import { compress } from 'hono/compress'
 import { basePath, baseRoutePath } from 'hono/route'
 import { checkAuth, verifier, type MetricsAuth, type Verify } from './auth.js'
 import { FamilyConflictError } from './merge.js'
-import { evaluateReadiness, resolveReadiness, type ReadinessOptions } from './readiness.js'
+import { judgeReadiness, resolveReadiness, type ReadinessOptions } from './readiness.js'
 import { InvalidTextError, MixedFormatsError, SourceTimeoutError, checkSources, collect, isMetricsSource, negotiateFormat, responseBody, type Collected, type ExpositionFormat, type MetricsSource } from './source.js'
 
 /** The feature flag the routes read by default. */
@@ -299,7 +299,7 @@ export function metricsRoutes(options: MetricsRoutesOptions): Hono {
   }
   const ready = (c: Context): Response => {
     c.header('Cache-Control', 'no-store')
-    const report = evaluateReadiness(readiness as NonNullable<typeof readiness>)
+    const report = judgeReadiness(readiness as NonNullable<typeof readiness>)
     if (report.retryAfterSeconds !== null) c.header('Retry-After', String(report.retryAfterSeconds))
     return c.json({ status: report.status, windows: report.windows }, report.httpStatus)
   }

@@ -11,7 +11,9 @@ export type ExpositionFormat = 'prometheus' | 'openmetrics'
  * The HTTP layer needs nothing else, so it never imports prom-client.
  */
 export interface MetricsSource {
+  /** The `Content-Type` of what `metrics()` returns (the Prometheus text format or OpenMetrics). */
   readonly contentType: string
+  /** The exposition text. */
   metrics(): Promise<string> | string
   /**
    * Optional: the same exposition as a string or as UTF-8 bytes, whichever
@@ -137,14 +139,20 @@ export function isMetricsSource(value: unknown): value is MetricsSource {
 
 /** Raised when a source takes longer than the configured bound. */
 export class SourceTimeoutError extends Error {
-  constructor(readonly timeoutMs: number) {
+  /** The bound the source overran, in ms. */
+  readonly timeoutMs: number
+
+  /** The timeout after `timeoutMs` ms. */
+  constructor(timeoutMs: number) {
     super(`metrics source did not answer within ${String(timeoutMs)} ms`)
     this.name = 'SourceTimeoutError'
+    this.timeoutMs = timeoutMs
   }
 }
 
 /** Raised when a source answers with something that is not exposition text. */
 export class InvalidTextError extends Error {
+  /** `what` describes what the source returned instead (`a number`, `text with a NUL character`). */
   constructor(what: string) {
     super(`metrics source returned ${what}, not exposition text`)
     this.name = 'InvalidTextError'
@@ -170,9 +178,14 @@ function checkText(value: unknown): void {
 
 /** Raised when sources disagree on the format: their texts cannot be concatenated. */
 export class MixedFormatsError extends Error {
-  constructor(readonly contentTypes: readonly string[]) {
+  /** The sources' content types, in source order. */
+  readonly contentTypes: readonly string[]
+
+  /** The mismatch between `contentTypes`. */
+  constructor(contentTypes: readonly string[]) {
     super(`metrics sources use different formats (${contentTypes.join(' / ')}); serve them on separate routes`)
     this.name = 'MixedFormatsError'
+    this.contentTypes = contentTypes
   }
 }
 
@@ -229,7 +242,9 @@ export type ExpositionBody = string | Uint8Array | readonly Uint8Array[]
 
 /** What {@link collect} answers: the content type, the body and, for bytes, their length. */
 export interface Collected {
+  /** The `Content-Type` of the body. */
   readonly contentType: string
+  /** The exposition: a string, bytes, or byte chunks in order. */
   readonly body: ExpositionBody
   /** Byte length of a byte or stream body. */
   readonly length?: number

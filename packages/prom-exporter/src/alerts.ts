@@ -9,22 +9,31 @@ import { DEFAULT_PREFIX, metricNames, type MetricNames } from './names.js'
 
 /** A Prometheus alerting rule, in the rule-file shape. */
 export interface AlertRule {
+  /** The alert name (`StabilityLow`). */
   readonly alert: string
+  /** The PromQL expression; the alert fires while it returns series. */
   readonly expr: string
+  /** How long `expr` must hold before the alert fires (`10m`). */
   readonly for?: string
+  /** Labels added to the alert (`severity`). */
   readonly labels: Readonly<Record<string, string>>
+  /** Annotations of the alert (`summary`, `description`, `runbook_url`). */
   readonly annotations: Readonly<Record<string, string>>
 }
 
 /** A rule group, in the rule-file shape. */
 export interface RuleGroup {
+  /** The group name, unique in a rule file. */
   readonly name: string
+  /** How often the group is evaluated; default: the global evaluation interval. */
   readonly interval?: string
+  /** The group's alert rules. */
   readonly rules: readonly AlertRule[]
 }
 
 /** The content of a rule file: `{ groups: [...] }`. */
 export interface RuleFile {
+  /** The rule groups. */
   readonly groups: readonly RuleGroup[]
 }
 
@@ -104,6 +113,7 @@ function worstInstance(pick: 'bottomk' | 'topk', perSeries: string): string {
 
 /** One rule's expression before its comparison: what must return data for the rule to be able to fire. */
 export interface RuleProbe {
+  /** The alert name. */
   readonly alert: string
   /** The left-hand sides: every one must return series for the rule to work. */
   readonly series: readonly string[]

@@ -1,9 +1,10 @@
 /**
- * @module
  * Prometheus and OpenMetrics metrics for stability trackers and
  * anti-chatter filters, with no dependency (prom-client is not imported
  * here: `@auris/prom-exporter/prom-client` is the adapter that puts the
  * families on a prom-client registry), and the alert rules that watch them.
+ *
+ * @module
  */
 export {
   AGGREGATION,
@@ -24,6 +25,7 @@ export {
   ExpositionLayout,
   SnapshotRenderer,
   type ExpositionFormat,
+  type FamilyLayout,
 } from './render.js'
 export { HAS_FILTER, HAS_SWITCH_AGE, HAS_TRACKER, type ExporterSample, type StabilitySnapshot, type WindowLabels } from './snapshot.js'
 export { ChunkWriter } from './writer.js'

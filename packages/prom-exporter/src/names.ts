@@ -19,11 +19,15 @@ export type FamilyScope = 'window' | 'filter' | 'exporter'
  */
 export type ClusterAggregation = 'min' | 'max' | 'sum'
 
+/** One exported metric family, as {@link FAMILIES} lists it. */
 export interface FamilySpec {
   /** Name without the prefix. */
   readonly suffix: string
+  /** Its Prometheus type. */
   readonly type: FamilyType
+  /** Its `# HELP` text. */
   readonly help: string
+  /** One series per window, per filter, or one for the whole exporter. */
   readonly scope: FamilyScope
   /** How samples of several processes combine; see {@link ClusterAggregation}. */
   readonly cluster: ClusterAggregation

@@ -1,5 +1,4 @@
 /**
- * @module
  * The prom-client adapter (`@auris/prom-exporter/prom-client`): puts an
  * exporter's families on a prom-client `Registry`, so `registry.metrics()`,
  * `getMetricsAsJSON()` and prom-client's cluster aggregation see them. Uses
@@ -7,6 +6,8 @@
  * whose `get()` answers from the exporter's per-scrape snapshot, with a
  * cluster aggregator that means something for it (`min`/`max` keep the worst
  * process for scores, EMAs, modes and rates; counters are summed).
+ *
+ * @module
  */
 import { Counter, Gauge, Registry, type Aggregator, type MetricObjectWithValues, type MetricValue, type RegistryContentType } from 'prom-client'
 import { StabilityExporter, resolveExporterOptions, type StabilityExporterOptions } from './exporter.js'
@@ -122,6 +123,7 @@ class FamilyCounter extends Counter {
 
 /** The families of one exporter registered on one registry. */
 export interface PromClientRegistration {
+  /** The registry the families are registered on. */
   readonly registry: Registry<RegistryContentType>
   /** Unregisters the families, whatever format the registry rendered in meanwhile. */
   dispose(): void

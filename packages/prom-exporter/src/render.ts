@@ -72,7 +72,8 @@ function copyInto(buf: Uint8Array, at: number, src: Uint8Array): number {
   return at + n
 }
 
-interface FamilyLayout {
+/** The bytes of one family, made once per {@link ExpositionLayout}. */
+export interface FamilyLayout {
   /** `# HELP …\n# TYPE …` (and `# UNIT …` in OpenMetrics). */
   readonly header: Uint8Array
   /** `\n` + the sample name + `{`. */
@@ -81,6 +82,7 @@ interface FamilyLayout {
   readonly end: Uint8Array
   /** The sample name. */
   readonly sample: string
+  /** Presence bits ({@link HAS_TRACKER}, ...) a window needs for a sample of this family. */
   readonly required: number
 }
 
@@ -90,16 +92,21 @@ interface FamilyLayout {
  * prefix, a set of constant labels and a format.
  */
 export class ExpositionLayout {
+  /** The format rendered. */
   readonly format: ExpositionFormat
+  /** Whether `format` is `openmetrics`. */
   readonly openMetrics: boolean
   /** Between two families. */
   readonly gap: Uint8Array
   /** After the last family. */
   readonly tail: Uint8Array
+  /** The per-window families, in the order of a snapshot's `windowFamilies`. */
   readonly windowFamilies: readonly FamilyLayout[]
+  /** The exporter-scope families, in the order of a snapshot's `exporterFamilies`. */
   readonly exporterFamilies: readonly FamilyLayout[]
   private readonly constText: string
 
+  /** The layout for the metric name `prefix`, the families, the constant labels (ordered name-value pairs) and `format`. */
   constructor(prefix: string, windowFamilies: readonly FamilySpec[], exporterFamilies: readonly FamilySpec[], constLabels: readonly (readonly [string, string])[], format: ExpositionFormat) {
     this.format = format
     this.openMetrics = format === 'openmetrics'
@@ -147,11 +154,13 @@ export class SnapshotRenderer {
   private headerDone = false
   private finished = false
 
+  /** A renderer of `snapshot` with `layout`, at the start of the exposition. */
   constructor(
     private readonly layout: ExpositionLayout,
     private readonly snapshot: StabilitySnapshot,
   ) {}
 
+  /** Whether the exposition has been written to its end. */
   get done(): boolean {
     return this.finished
   }

@@ -2,6 +2,7 @@ import type { FamilySpec } from './names.js'
 
 /** The label set of one window, made once per window and reused by every scrape. */
 export interface WindowLabels {
+  /** The window id. */
   readonly id: string
   /** `{ window_id: id }`, for consumers that want objects (the prom-client adapter). */
   readonly labels: Readonly<Record<string, string>>
@@ -11,12 +12,15 @@ export interface WindowLabels {
 export interface ExporterSample {
   /** Label pairs, in order. */
   readonly labels: readonly (readonly [string, string])[]
+  /** The sample value. */
   readonly value: number
 }
 
-/** Presence bits of a window: which of its families have a sample. */
+/** Presence bit of a window with a tracker: its tracker families have a sample. */
 export const HAS_TRACKER = 1
+/** Presence bit of a window with an anti-chatter filter: its filter families have a sample. */
 export const HAS_FILTER = 2
+/** Presence bit of a filter that has switched once: the last-switch age has a sample. */
 export const HAS_SWITCH_AGE = 4
 
 /**
@@ -30,6 +34,7 @@ export const HAS_SWITCH_AGE = 4
 export interface StabilitySnapshot {
   /** Windows exported, in order. */
   readonly size: number
+  /** The windows' labels, in order. */
   readonly windows: readonly WindowLabels[]
   /**
    * The windows' labels, `window_id="…"` escaped, as UTF-8, one after the
@@ -38,6 +43,7 @@ export interface StabilitySnapshot {
    * garbage collector's work (and its pauses) small at 100,000 windows.
    */
   readonly labelBytes: Uint8Array
+  /** End offset of each window's labels in `labelBytes`. */
   readonly labelEnds: Uint32Array
   /** Per window, presence bits ({@link HAS_TRACKER}, {@link HAS_FILTER}, {@link HAS_SWITCH_AGE}). */
   readonly present: Uint8Array
@@ -46,5 +52,10 @@ export interface StabilitySnapshot {
   /** The per-window families, in the order of `values`. */
   readonly windowFamilies: readonly FamilySpec[]
   /** The exporter-scope families and their samples, in exposition order. */
-  readonly exporterFamilies: readonly { readonly spec: FamilySpec; readonly samples: readonly ExporterSample[] }[]
+  readonly exporterFamilies: readonly {
+    /** The family. */
+    readonly spec: FamilySpec
+    /** Its samples, in exposition order. */
+    readonly samples: readonly ExporterSample[]
+  }[]
 }

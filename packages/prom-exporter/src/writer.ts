@@ -39,7 +39,7 @@ export const CHUNK_BYTES = 256 * 1024
 const LINE_ROOM = 8 * 1024
 
 /**
- * Builds the exposition in chunks of about {@link CHUNK_BYTES} instead of
+ * Builds the exposition in chunks of about 256 KiB (`CHUNK_BYTES`) instead of
  * one growing buffer or a string per sample: the text of a large scrape
  * (1 GB at a million windows) never has to exist in one piece, so there is
  * no string- or buffer-length limit, and the buffer kept between scrapes
@@ -49,13 +49,16 @@ const LINE_ROOM = 8 * 1024
  * call `room(n)` before a line of at most `n` bytes.
  */
 export class ChunkWriter {
+  /** The current chunk; the renderers write into it directly. */
   buf: Uint8Array
+  /** Bytes written in the current chunk. */
   len = 0
   private readonly done: Uint8Array[] = []
 
   /** Size from which the current chunk is handed out. */
   readonly chunkLimit: number
 
+  /** A writer that hands out chunks of about `chunkBytes` bytes (default 256 KiB). */
   constructor(chunkBytes = CHUNK_BYTES) {
     this.chunkLimit = chunkBytes
     this.buf = new Uint8Array(chunkBytes + LINE_ROOM)

@@ -43,6 +43,7 @@ export class EventWindow {
   /** Latest adjusted time seen (-Infinity before the first reading). */
   private latest = -Infinity
 
+  /** An empty window of `windowMs` ms (finite and > 0), cut into {@link EVENT_BUCKETS} buckets. */
   constructor(windowMs: number) {
     this.windowMs = windowMs
     this.bucketMs = windowMs / EVENT_BUCKETS

@@ -64,15 +64,21 @@ export interface HysteresisOptions {
 
 /** The validated, JSON-safe configuration of a filter (no clock). */
 export interface HysteresisConfig {
+  /** {@inheritDoc HysteresisOptions.dwellTicks} */
   readonly dwellTicks: number
   /** `null`: `dwellTicks`. */
   readonly upgradeDwellTicks: number | null
   /** `null`: `dwellTicks`. */
   readonly downgradeDwellTicks: number | null
+  /** {@inheritDoc HysteresisOptions.rateLimitTicks} */
   readonly rateLimitTicks: number
+  /** {@inheritDoc HysteresisOptions.oscWindow} */
   readonly oscWindow: number
+  /** {@inheritDoc HysteresisOptions.maxHistory} */
   readonly maxHistory: number
+  /** {@inheritDoc HysteresisOptions.rateWindowMs} */
   readonly rateWindowMs: number
+  /** {@inheritDoc HysteresisOptions.initialMode} */
   readonly initialMode: FabMode
 }
 
@@ -137,30 +143,47 @@ export type HysteresisChange = Partial<Pick<HysteresisConfig, 'dwellTicks' | 'up
 
 /** A versioned, JSON-safe snapshot of a filter. */
 export interface HysteresisSnapshot {
+  /** Always {@link HYSTERESIS_SNAPSHOT_FORMAT}: tells a filter snapshot from any other JSON. */
   readonly format: typeof HYSTERESIS_SNAPSHOT_FORMAT
+  /** Layout version of the snapshot; `fromJSON` refuses versions it does not know. */
   readonly version: 1
+  /** The configuration the filter ran with. */
   readonly config: HysteresisConfig
+  /** The modes and counters, as of the snapshot. */
   readonly state: {
+    /** See {@link HysteresisMetrics.effectiveMode}. */
     readonly effectiveMode: FabMode
+    /** See {@link HysteresisMetrics.desiredMode}. */
     readonly desiredMode: FabMode
+    /** See {@link HysteresisMetrics.dwellCounter}. */
     readonly dwellCounter: number
+    /** See {@link HysteresisMetrics.lastSwitchTick}. */
     readonly lastSwitchTick: number | null
+    /** Tick of the last valid update; `null` before the first. */
     readonly lastTick: number | null
+    /** See {@link HysteresisMetrics.switchCount}. */
     readonly switchCount: number
+    /** See {@link HysteresisMetrics.oscCount}. */
     readonly oscCount: number
+    /** See {@link HysteresisMetrics.invalidUpdates}. */
     readonly invalidUpdates: number
+    /** Switches in the trailing rate window as `[ageMs, count]`, oldest first, ages taken when the snapshot was made. */
     readonly switches: readonly (readonly [number, number])[]
+    /** Oscillations in the trailing rate window, as `switches`. */
     readonly oscillations: readonly (readonly [number, number])[]
   }
 }
 
 /** Options accepted by {@link Hysteresis.fromJSON}: the non-serialisable ones. */
 export interface HysteresisRestoreOptions {
+  /** {@inheritDoc HysteresisOptions.clock} */
   clock?: Clock
+  /** {@inheritDoc HysteresisOptions.strict} */
   strict?: boolean
 }
 
 const OWNER = 'Hysteresis'
+/** The `format` field of every {@link HysteresisSnapshot}. */
 export const HYSTERESIS_SNAPSHOT_FORMAT = 'auris.hysteresis'
 /** Keys every snapshot holds; the per-direction dwells came later and default to `null`. */
 const SNAPSHOT_KEYS = ['dwellTicks', 'rateLimitTicks', 'oscWindow', 'maxHistory', 'rateWindowMs', 'initialMode'] as const

@@ -1,10 +1,11 @@
 /**
- * @module
  * Stability state for an adaptive FAB core: a tracker that turns quality
  * samples into a stability score, its EMA and a recommended mode; an
  * anti-chatter filter that keeps the effective mode from flapping; and a
  * registry of both per window. No dependencies, no I/O: runs on Node, Bun,
  * Deno, Workers and browsers.
+ *
+ * @module
  */
 export { monotonicClock, type Clock } from './clock.js'
 export { EVENT_BUCKETS, EventWindow } from './event-window.js'
@@ -66,6 +67,7 @@ export {
   WINDOWS_SNAPSHOT_FORMAT,
   type StabilityWindow,
   type StabilityWindowsOptions,
+  type StabilityWindowsRestoreOptions,
   type StabilityWindowsSnapshot,
   type WindowConfig,
   type WindowOverride,

@@ -7,6 +7,7 @@ export class SnapshotError extends Error {
   /** Where in the snapshot the problem is, e.g. `state.ema`. */
   readonly path: string
 
+  /** `kind` names the object restored (`StabilityTracker`), `path` the field at fault (`state.ema`), `problem` what is wrong with it. */
   constructor(kind: string, path: string, problem: string) {
     super(`Invalid ${kind} snapshot: ${path === '' ? '' : `${path} `}${problem}`)
     this.name = 'SnapshotError'

@@ -43,10 +43,15 @@ export interface StabilityTrackerOptions {
 
 /** The validated, JSON-safe configuration of a tracker (no clock). */
 export interface StabilityTrackerConfig {
+  /** {@inheritDoc StabilityTrackerOptions.minStableTicks} */
   readonly minStableTicks: number
+  /** {@inheritDoc StabilityTrackerOptions.emaDecay} */
   readonly emaDecay: number
+  /** {@inheritDoc StabilityTrackerOptions.cooldownBase} */
   readonly cooldownBase: number
+  /** {@inheritDoc StabilityTrackerOptions.cooldownMaxTicks} */
   readonly cooldownMaxTicks: number
+  /** {@inheritDoc StabilityTrackerOptions.degradationThreshold} */
   readonly degradationThreshold: number
 }
 
@@ -98,18 +103,31 @@ export interface StabilityMetrics {
 
 /** A versioned, JSON-safe snapshot of a tracker. */
 export interface StabilityTrackerSnapshot {
+  /** Always {@link TRACKER_SNAPSHOT_FORMAT}: tells a tracker snapshot from any other JSON. */
   readonly format: typeof TRACKER_SNAPSHOT_FORMAT
+  /** Layout version of the snapshot; `fromJSON` refuses versions it does not know. */
   readonly version: 1
+  /** The configuration the tracker ran with. */
   readonly config: StabilityTrackerConfig
+  /** The counters and averages, as of the snapshot. */
   readonly state: {
+    /** See {@link StabilityMetrics.stableTicks}. */
     readonly stableTicks: number
+    /** See {@link StabilityMetrics.degradationCount}. */
     readonly degradationCount: number
+    /** See {@link StabilityMetrics.totalDegradations}. */
     readonly totalDegradations: number
+    /** See {@link StabilityMetrics.cooldownRemaining}. */
     readonly cooldownRemaining: number
+    /** See {@link StabilityMetrics.stabilityScoreEma}. */
     readonly ema: number
+    /** The previous valid score (what the next score is compared with); `null` before the first tick. */
     readonly lastScore: number | null
+    /** See {@link StabilityMetrics.ticks}. */
     readonly ticks: number
+    /** See {@link StabilityMetrics.invalidSamples}. */
     readonly invalidSamples: number
+    /** See {@link StabilityMetrics.clampedSamples}. */
     readonly clampedSamples: number
     /** Degradation events in the last hour as `[ageMs, count]`, oldest first, ages taken when the snapshot was made. */
     readonly events: readonly (readonly [number, number])[]
@@ -118,11 +136,14 @@ export interface StabilityTrackerSnapshot {
 
 /** Options accepted by {@link StabilityTracker.fromJSON}: the non-serialisable ones. */
 export interface StabilityTrackerRestoreOptions {
+  /** {@inheritDoc StabilityTrackerOptions.clock} */
   clock?: Clock
+  /** {@inheritDoc StabilityTrackerOptions.strict} */
   strict?: boolean
 }
 
 const OWNER = 'StabilityTracker'
+/** The `format` field of every {@link StabilityTrackerSnapshot}. */
 export const TRACKER_SNAPSHOT_FORMAT = 'auris.stability-tracker'
 const CONFIG_KEYS = ['minStableTicks', 'emaDecay', 'cooldownBase', 'cooldownMaxTicks', 'degradationThreshold'] as const
 /** A config key of earlier versions (the events-per-hour history size), accepted and ignored in snapshots. */

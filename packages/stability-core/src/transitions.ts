@@ -32,6 +32,7 @@ export type HoldReason = 'dwell' | 'rate-limit' | 'oscillation' | 'pinned'
 
 /** One change of mode, or one change the filter held back. Plain data, safe to keep. */
 export interface TransitionEvent {
+  /** What changed; see {@link TransitionKind}. */
   readonly kind: TransitionKind
   /** The window's id in a registry; `null` for a standalone tracker or filter. */
   readonly windowId: string | null
@@ -39,6 +40,7 @@ export interface TransitionEvent {
   readonly from: FabMode
   /** For `held`: the mode the filter held back. */
   readonly to: FabMode
+  /** Why it changed; see {@link TransitionReason}. */
   readonly reason: TransitionReason
   /** Set exactly when `kind` is `held`. */
   readonly held: HoldReason | null

@@ -8,7 +8,9 @@
 
 /** Bounds of a numeric option. */
 export interface NumberRange {
+  /** Lowest allowed value (included unless `minExclusive`). */
   readonly min: number
+  /** Highest allowed value, included. */
   readonly max: number
   /** The lower bound itself is not allowed. */
   readonly minExclusive?: boolean

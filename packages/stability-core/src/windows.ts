@@ -79,20 +79,27 @@ export interface StabilityWindowsOptions {
  * earlier overrides). JSON-safe, so snapshots keep it.
  */
 export interface WindowOverride {
+  /** The window id, or a pattern where `*` stands for any run of characters. */
   readonly match: string
+  /** Tracker fields changed for the matching windows. */
   readonly tracker?: StabilityTrackerChange
+  /** Filter fields changed for the matching windows. */
   readonly hysteresis?: HysteresisChange
 }
 
 /** What {@link StabilityWindows.configure} changes: tracker and filter fields. */
 export interface WindowsChange {
+  /** Tracker fields to change in every window and in the defaults of windows made later. */
   readonly tracker?: StabilityTrackerChange
+  /** Filter fields to change, as `tracker`; ignored when the registry runs without filters. */
   readonly hysteresis?: HysteresisChange
 }
 
 /** The config a window runs with. */
 export interface WindowConfig {
+  /** The window's tracker configuration. */
   readonly tracker: StabilityTrackerConfig
+  /** The window's filter configuration; `false` when the registry runs without filters. */
   readonly hysteresis: HysteresisConfig | false
 }
 
@@ -101,8 +108,11 @@ export type StabilityWindowsRestoreOptions = Omit<StabilityWindowsOptions, 'trac
 
 /** One window: its id, tracker and (unless disabled) anti-chatter filter. */
 export interface StabilityWindow {
+  /** The window's id, a valid label value. */
   readonly id: string
+  /** The window's stability tracker. */
   readonly tracker: StabilityTracker
+  /** The window's anti-chatter filter; `null` when the registry runs without filters. */
   readonly hysteresis: Hysteresis | null
   /**
    * Feeds one sample, exactly like `StabilityWindows.tick(id, ...)` but
@@ -122,16 +132,26 @@ export interface WindowRejections {
 
 /** A versioned, JSON-safe snapshot of a registry. */
 export interface StabilityWindowsSnapshot {
+  /** Always {@link WINDOWS_SNAPSHOT_FORMAT}: tells a registry snapshot from any other JSON. */
   readonly format: typeof WINDOWS_SNAPSHOT_FORMAT
+  /** Layout version of the snapshot; `fromJSON` refuses versions it does not know. */
   readonly version: 1
+  /** The default tracker configuration of new windows. */
   readonly tracker: StabilityTrackerConfig
+  /** The default filter configuration of new windows; `false`: no filters. */
   readonly hysteresis: HysteresisConfig | false
+  /** Every live window, oldest first. */
   readonly windows: readonly {
+    /** The window's id. */
     readonly id: string
+    /** The window's tracker snapshot. */
     readonly tracker: StabilityTrackerSnapshot
+    /** The window's filter snapshot; `null` without filters. */
     readonly hysteresis: HysteresisSnapshot | null
   }[]
+  /** Window ids turned away so far, by reason. */
   readonly rejections: WindowRejections
+  /** Windows evicted for being idle so far. */
   readonly evicted: number
   /** Absent in snapshots of earlier versions (read as none). */
   readonly overrides?: readonly WindowOverride[]
@@ -209,6 +229,7 @@ class Slot implements StabilityWindow {
 }
 
 const OWNER = 'StabilityWindows'
+/** The `format` field of every {@link StabilityWindowsSnapshot}. */
 export const WINDOWS_SNAPSHOT_FORMAT = 'auris.stability-windows'
 const OPTION_KEYS = ['tracker', 'hysteresis', 'maxWindows', 'idleTtlMs', 'clock', 'strict', 'overrides'] as const
 const RESTORE_OPTION_KEYS = ['maxWindows', 'idleTtlMs', 'clock', 'strict'] as const

@@ -1,8 +1,9 @@
 /**
- * @module
  * Node-only helpers of `@auris/stability-core` (`@auris/stability-core/node`):
  * snapshot files with atomic writes, checksums and limits, and a window
  * registry writer that does not block the event loop.
+ *
+ * @module
  */
 export {
   DEFAULT_SNAPSHOT_MAX_BYTES,

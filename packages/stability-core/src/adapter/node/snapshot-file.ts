@@ -41,13 +41,17 @@ export const DEFAULT_SNAPSHOT_MAX_DEPTH = 32
 
 /** Why a snapshot file could not be used. */
 export class SnapshotFileError extends Error {
-  constructor(
-    readonly path: string,
-    readonly reason: 'missing' | 'unreadable' | 'too-large' | 'too-deep' | 'truncated' | 'not-json' | 'foreign' | 'checksum' | 'invalid' | 'unwritable',
-    detail: string,
-  ) {
+  /** The snapshot file. */
+  readonly path: string
+  /** What went wrong, as a stable code to branch on (the message has the details). */
+  readonly reason: 'missing' | 'unreadable' | 'too-large' | 'too-deep' | 'truncated' | 'not-json' | 'foreign' | 'checksum' | 'invalid' | 'unwritable'
+
+  /** The error for the file at `path`, with `reason` as its code and `detail` in its message. */
+  constructor(path: string, reason: SnapshotFileError['reason'], detail: string) {
     super(`snapshot file ${path}: ${detail}`)
     this.name = 'SnapshotFileError'
+    this.path = path
+    this.reason = reason
   }
 }
 
@@ -476,6 +480,7 @@ export async function setAsideSnapshotFile(path: string, now: Date = new Date())
 
 /** What {@link restoreWindowsFile} did. */
 export interface RestoredWindows {
+  /** The registry: restored from the file, or a fresh one. */
   readonly windows: StabilityWindows
   /** Whether the windows came from the file (false: a fresh registry). */
   readonly restored: boolean

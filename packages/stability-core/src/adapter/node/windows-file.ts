@@ -22,8 +22,9 @@ export interface WindowsFileWritten {
   readonly windows: number
   /** Time from start to rename, ms (most of it spent letting the event loop run). */
   readonly elapsedMs: number
-  /** Slices of serialisation, and the longest one (ms): the longest the writer held the event loop, hashing and copying aside. */
+  /** Slices of serialisation. */
   readonly slices: number
+  /** The longest slice (ms): the longest the writer held the event loop, hashing and copying aside. */
   readonly longestSliceMs: number
 }
 
