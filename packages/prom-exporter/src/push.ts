@@ -20,7 +20,9 @@
 
 /** Anything that renders the Prometheus text format 0.0.4: the exporter, a prom-client `Registry`. */
 export interface PushSource {
+  /** The source's content type; a push needs `text/plain; version=0.0.4`. */
   readonly contentType: string
+  /** The exposition text to push. */
   metrics(): Promise<string> | string
 }
 
@@ -58,11 +60,14 @@ export const RUN_LABEL = 'run_id'
 
 /** A request to the gateway that failed: no answer in time, a network error, or a status other than 2xx. */
 export class PushError extends Error {
+  /** Always `PushError`. */
   override name = 'PushError'
+  /** Made by the pusher when a request fails; every argument is kept as the field of that name. */
   constructor(
     message: string,
     /** `PUT`, `POST`, `DELETE` or `GET`. */
     readonly method: string,
+    /** The URL of the request. */
     readonly url: string,
     /** The gateway's status, or null when it did not answer. */
     readonly status: number | null,
@@ -131,14 +136,19 @@ export function newRunId(now: Date = new Date()): string {
   return `${time}-${hex}`
 }
 
-interface Connection {
+/** A checked {@link PushgatewayConnection}: what {@link createPusher} hands to a {@link PushgatewayPusher}. */
+export interface ResolvedPushgatewayConnection {
+  /** The gateway's base URL, without a trailing slash. */
   readonly base: string
+  /** How long a request may take, in milliseconds. */
   readonly timeoutMs: number
+  /** Headers sent with every request. */
   readonly headers: Readonly<Record<string, string>>
+  /** The `fetch` used. */
   readonly fetch: PushFetch
 }
 
-function checkConnection(owner: string, o: PushgatewayConnection): Connection {
+function checkConnection(owner: string, o: PushgatewayConnection): ResolvedPushgatewayConnection {
   if (typeof o.url !== 'string') throw new RangeError(`${owner}: option "url" must be the gateway's http(s) URL, such as http://127.0.0.1:9091; got ${show(o.url)}`)
   let parsed: URL
   try {
@@ -161,7 +171,7 @@ function checkConnection(owner: string, o: PushgatewayConnection): Connection {
   return { base: `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`, timeoutMs, headers, fetch: fetchFn as PushFetch }
 }
 
-async function request(c: Connection, method: string, url: string, body?: string): Promise<string> {
+async function request(c: ResolvedPushgatewayConnection, method: string, url: string, body?: string): Promise<string> {
   const controller = new AbortController()
   const timer = setTimeout(() => {
     controller.abort()
@@ -201,10 +211,10 @@ export class PushgatewayPusher {
   /** Every label of the group, `job` and `run_id` included, as the gateway stores them. */
   readonly groupingKey: Readonly<Record<string, string>>
 
-  private readonly connection: Connection
+  private readonly connection: ResolvedPushgatewayConnection
 
   /** Use {@link createPusher}. */
-  constructor(connection: Connection, job: string, labels: Readonly<Record<string, string>>, runId: string) {
+  constructor(connection: ResolvedPushgatewayConnection, job: string, labels: Readonly<Record<string, string>>, runId: string) {
     this.connection = connection
     this.runId = runId
     const own = { ...labels, [RUN_LABEL]: runId }
