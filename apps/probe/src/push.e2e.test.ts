@@ -127,7 +127,13 @@ describe('three batch runs pushed to a Pushgateway that Prometheus scrapes', () 
 
     // A fourth run with --push-ttl-s 1 deletes the job's older groups after pushing its own.
     await probeRun('d', 'none', '1')
-    expect((await listGroups({ url: gw?.url ?? '' })).map((g) => g.labels.run_id)).toEqual(['d'])
+    // The gateway applies a DELETE after answering 202: give it a moment to drop b and c.
+    let left: (string | undefined)[] = []
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 20))) {
+      left = (await listGroups({ url: gw?.url ?? '' })).map((g) => g.labels.run_id)
+      if (left.length === 1) break
+    }
+    expect(left).toEqual(['d'])
     await new Promise((resolve) => setTimeout(resolve, 3000))
     expect(await firing('PushedRunDegradations')).toEqual([])
     expect(await firing('PushedStabilityLow')).toEqual([])

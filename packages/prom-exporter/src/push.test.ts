@@ -31,11 +31,26 @@ async function served(): Promise<string[]> {
     .sort()
 }
 
+/**
+ * The gateway answers a DELETE with 202 and applies it afterwards (its
+ * store takes writes from a queue), so a read right after may still see the
+ * group: wait until the gateway holds no group, for at most 10 s.
+ */
+async function emptied(): Promise<readonly unknown[]> {
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const groups = await listGroups({ url: gw.url })
+    if (groups.length === 0 || Date.now() > deadline) return groups
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
 async function wipe(): Promise<void> {
   for (const group of await listGroups({ url: gw.url })) {
     const { job = '', ...rest } = group.labels
     await fetch(`${gw.url}${groupPath(job, rest)}`, { method: 'DELETE' })
   }
+  expect(await emptied()).toEqual([])
 }
 
 function source(text: string): { contentType: string; metrics: () => string } {
@@ -63,7 +78,7 @@ describe('groupPath: the Pushgateway grouping-key encoding', () => {
         const groups = await listGroups({ url: gw.url })
         expect(groups.map((g) => g.labels)).toEqual([{ job, v, [RUN_LABEL]: 'r' }])
         await pusher.delete()
-        expect(await listGroups({ url: gw.url })).toEqual([])
+        expect(await emptied()).toEqual([])
       }),
       { numRuns: 60 },
     )
@@ -85,6 +100,7 @@ describe('createPusher against a real Pushgateway', () => {
     const [group] = await listGroups({ url: gw.url })
     expect(Math.abs((group?.pushTimeSeconds ?? 0) - Date.now() / 1000)).toBeLessThan(5)
     await pusher.delete()
+    expect(await emptied()).toEqual([])
     expect(await served()).toEqual([])
     // Deleting what is gone succeeds: a run may clean up twice.
     await pusher.delete()

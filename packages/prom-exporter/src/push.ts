@@ -245,8 +245,9 @@ export class PushgatewayPusher {
 
   /**
    * Deletes the group (HTTP `DELETE`): its series, `push_time_seconds`
-   * included, are gone from the gateway's next scrape. Deleting a group that
-   * does not exist succeeds.
+   * included, leave the gateway. The gateway answers `202 Accepted` and
+   * applies the delete right after, so a read made at once may still see
+   * the group for a moment. Deleting a group that does not exist succeeds.
    *
    * @throws {PushError} as {@link PushgatewayPusher.push} does.
    */
