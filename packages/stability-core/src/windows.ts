@@ -187,6 +187,7 @@ class Slot implements StabilityWindow {
     const own = s[o + BLOCK_HYSTERESIS] as number
     const result = stepWindow(s, o, this.tp, this.hp, score, degraded)
     if (result !== 0) this.afterStep(result)
+    this.tracker.observeScore()
     const event = (result & WINDOW_EVENT) !== 0
     this.tracker.observe(before, event)
     const filter = this.hysteresis
@@ -228,6 +229,11 @@ function compileOverride(owner: string, value: unknown, base: WindowConfig): Rul
   const match = o.match as string
   const override: { match: string; tracker?: StabilityTrackerChange; hysteresis?: HysteresisChange } = { match }
   if (o.tracker !== undefined) {
+    const buckets: unknown = typeof o.tracker === 'object' && o.tracker !== null ? (o.tracker as Record<string, unknown>).scoreBuckets : undefined
+    if (buckets !== undefined) {
+      // Quantiles and sums across windows (and workers) need one set of buckets: they are a registry-wide setting.
+      throw rangeError(owner, 'tracker.scoreBuckets', buckets, 'absent: every window shares the registry\'s buckets, so set tracker.scoreBuckets on the registry (or configure() without a pattern)')
+    }
     changeTrackerConfig(base.tracker, o.tracker, owner)
     override.tracker = { ...(o.tracker as StabilityTrackerChange) }
   }
@@ -349,7 +355,8 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
   }
 
   private refresh(): void {
-    const slow = this.emitter.active || this.watched > 0 || this.rules.length > 0
+    // A score histogram is observed on the observed path too, so without one the fast path stays as it was.
+    const slow = this.emitter.active || this.watched > 0 || this.rules.length > 0 || this.trackers.config.scoreBuckets !== undefined
     if (slow === this.slow) return
     this.slow = slow
     for (const slot of this.live) slot.slow = slow
@@ -846,5 +853,7 @@ function sameConfig(a: object, b: object): boolean {
   const x = a as Record<string, unknown>
   const y = b as Record<string, unknown>
   const keys = Object.keys(x)
-  return keys.length === Object.keys(y).length && keys.every((key) => Object.is(x[key], y[key]))
+  const same = (p: unknown, q: unknown): boolean =>
+    Object.is(p, q) || (Array.isArray(p) && Array.isArray(q) && p.length === q.length && p.every((v, i) => Object.is(v, q[i])))
+  return keys.length === Object.keys(y).length && keys.every((key) => same(x[key], y[key]))
 }
