@@ -89,16 +89,35 @@ export class ScoreHistogramState {
   readonly bounds: readonly number[]
   /** Per bucket, the `+Inf` bucket last: `bounds.length + 1` slots. */
   readonly counts: Float64Array
+  /** The bounds as doubles, for the scan of every observation. */
+  private readonly b: Float64Array
   sum = 0
   count = 0
 
   constructor(bounds: readonly number[]) {
     this.bounds = bounds
+    this.b = Float64Array.from(bounds)
     this.counts = new Float64Array(bounds.length + 1)
   }
 
+  /**
+   * Observes the instantaneous score of the tracker state at `o` of `s`
+   * (0 in a cool-down, else stable ticks / minStableTicks, capped at 1).
+   * Reading it here rather than taking it as an argument keeps a double off
+   * the call, which V8 would otherwise box on the heap when the call is not
+   * inlined (slot numbers as in state.ts).
+   */
+  observeAt(s: Float64Array, o: number, minStableTicks: number): void {
+    let score = 0
+    if ((s[o + 2] as number) <= 0) {
+      const stable = s[o] as number
+      score = stable >= minStableTicks ? 1 : stable / minStableTicks
+    }
+    this.observe(score)
+  }
+
   observe(score: number): void {
-    const b = this.bounds
+    const b = this.b
     const n = b.length
     // Few bounds, and the score mostly sits in the top ones: a linear scan beats a binary search here.
     let i = 0

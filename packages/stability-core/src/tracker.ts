@@ -338,6 +338,12 @@ export class StabilityTracker {
       score = this.sanitize(score, degraded)
       if (score !== score) return false
     }
+    if (!this.listening) {
+      // A histogram and no listener: no mode comparison to make.
+      if (stepTracker(this.s, this.o, this.p, score, degraded)) this.recordEvent()
+      this.observeScore()
+      return true
+    }
     const before = emaIndex(this.s[this.o + T_EMA] as number)
     const event = stepTracker(this.s, this.o, this.p, score, degraded)
     if (event) this.recordEvent()
@@ -353,7 +359,7 @@ export class StabilityTracker {
    */
   observeScore(): void {
     const h = this.hist
-    if (h !== null) h.observe(trackerScore(this.s, this.o, this.p.minStableTicks))
+    if (h !== null) h.observeAt(this.s, this.o, this.p.minStableTicks)
   }
 
   /**

@@ -143,8 +143,10 @@ class Slot implements StabilityWindow {
   seen = 0
   /** Cleared when the window leaves its registry: its block may then belong to another window. */
   alive = true
-  /** The registry has listeners, pins or overrides: take the observed path. A field of its own, so the fast path loads nothing more. */
+  /** The registry has listeners, pins, overrides or a score histogram: take the observed path. A field of its own, so the fast path loads nothing more. */
   slow = false
+  /** The registry has listeners, pins or overrides (not only a histogram): the observed path compares modes. */
+  watching = false
 
   constructor(
     readonly id: string,
@@ -180,6 +182,13 @@ class Slot implements StabilityWindow {
     if (typeof score !== 'number' || !(score >= 0 && score <= 1) || typeof degraded !== 'boolean') {
       score = this.tracker.sanitize(score, degraded)
       if (score !== score) return true
+    }
+    if (!this.watching) {
+      // Only a histogram to feed: no modes to compare.
+      const result = stepWindow(this.state, this.offset, this.tp, this.hp, score, degraded)
+      if (result !== 0) this.afterStep(result)
+      this.tracker.observeScore()
+      return true
     }
     const s = this.state
     const o = this.offset
@@ -295,8 +304,10 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
   /** @internal */
   private hp: HysteresisParams | null
   private rules: readonly Rule[] = []
-  /** Listeners, pins or overrides: ticks take the observed path. */
+  /** Listeners, pins, overrides or a histogram: ticks take the observed path. */
   private slow = false
+  /** Listeners, pins or overrides: the observed path compares modes. */
+  private watching = false
   /** Trackers and filters of live windows with a listener or a pin. */
   private watched = 0
   private readonly emitter: Emitter
@@ -355,11 +366,16 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
   }
 
   private refresh(): void {
+    const watching = this.emitter.active || this.watched > 0 || this.rules.length > 0
     // A score histogram is observed on the observed path too, so without one the fast path stays as it was.
-    const slow = this.emitter.active || this.watched > 0 || this.rules.length > 0 || this.trackers.config.scoreBuckets !== undefined
-    if (slow === this.slow) return
+    const slow = watching || this.trackers.config.scoreBuckets !== undefined
+    if (slow === this.slow && watching === this.watching) return
     this.slow = slow
-    for (const slot of this.live) slot.slow = slow
+    this.watching = watching
+    for (const slot of this.live) {
+      slot.slow = slow
+      slot.watching = watching
+    }
   }
 
   private watch(delta: number): void {
@@ -798,6 +814,7 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
       this.trackers.clock,
     )
     slot.slow = this.slow
+    slot.watching = this.watching
     this.live.push(slot)
     this.byIndex[k] = slot
     this.byId.set(id, k)
