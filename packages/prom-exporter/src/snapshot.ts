@@ -18,6 +18,21 @@ export interface ExporterSample {
 export const HAS_TRACKER = 1
 export const HAS_FILTER = 2
 export const HAS_SWITCH_AGE = 4
+/** The window's tracker keeps a score histogram. */
+export const HAS_HISTOGRAM = 8
+
+/**
+ * The score histograms of one scrape. Window `i` has one when `at[i] >= 0`:
+ * its bounds are `bounds[i]` (arrays shared by windows with the same
+ * bounds), and `values[at[i] …]` holds `bounds[i].length + 1` cumulative
+ * counts (`+Inf` last), then the sum, then the count, all carried across
+ * tracker resets and replacements so they never decrease.
+ */
+export interface ScoreHistogramsSnapshot {
+  readonly at: Int32Array
+  readonly bounds: readonly (readonly number[] | null)[]
+  readonly values: Float64Array
+}
 
 /**
  * Everything one scrape exports, read once from the sources: the renderers
@@ -47,4 +62,6 @@ export interface StabilitySnapshot {
   readonly windowFamilies: readonly FamilySpec[]
   /** The exporter-scope families and their samples, in exposition order. */
   readonly exporterFamilies: readonly { readonly spec: FamilySpec; readonly samples: readonly ExporterSample[] }[]
+  /** The score histograms; absent (a snapshot made elsewhere) means none. */
+  readonly scoreHistograms?: ScoreHistogramsSnapshot
 }
