@@ -38,10 +38,26 @@ async function run(block: string, name: string): Promise<void> {
 }
 
 describe('README', () => {
-  it('has four TypeScript blocks, and each runs as written on its own (metrics flag on)', async () => {
-    expect(blocks).toHaveLength(4)
+  it('has five TypeScript blocks, and each runs as written on its own (metrics flag on)', async () => {
+    expect(blocks).toHaveLength(5)
     vi.stubEnv('AURIS_METRICS_EXP', 'on')
     for (const [i, block] of blocks.entries()) await run(block, `block-${String(i)}`)
     expect(readFileSync(join(dir, 'atlas.rules.yml'), 'utf8')).toContain('alert: HighDegradationRate')
+  })
+
+  it('prints the score histogram its comment shows', async () => {
+    const index = blocks.findIndex((b) => b.includes('scoreBuckets: DEFAULT_SCORE_BUCKETS'))
+    const lines: string[] = []
+    const spy = vi.spyOn(console, 'log').mockImplementation((text: string) => lines.push(...text.split('\n')))
+    try {
+      await run(blocks[index] as string, 'histogram')
+    } finally {
+      spy.mockRestore()
+    }
+    const shown = (blocks[index] as string).split('\n').filter((l) => l.startsWith('// atlas_') && !l.includes('…')).map((l) => l.slice(3))
+    expect(shown).toHaveLength(8)
+    for (const line of shown) expect(lines).toContain(line)
+    // The score EMA's gauge shares the prefix: the comment elides its value.
+    expect(lines.filter((l) => l.startsWith('atlas_stability_score_bucket'))).toHaveLength(11)
   })
 })
