@@ -108,7 +108,8 @@ class WindowRecord implements WindowLabels {
     v[DEGRADATIONS] = this.monotonic(C_DEGRADATIONS, t.totalDegradations)
     v[INVALID] = this.monotonic(C_INVALID, t.invalidSamples)
     v[CLAMPED] = this.monotonic(C_CLAMPED, t.clampedSamples)
-    const bounds = t.scoreBuckets
+    // A tracker of an older copy of core has no histogram (and no such getter).
+    const bounds = (t as { readonly scoreBuckets?: readonly number[] | null }).scoreBuckets ?? null
     if (bounds === null) this.present &= ~HAS_HISTOGRAM
     else this.readHistogram(t, bounds)
   }
