@@ -69,7 +69,6 @@ class WindowRecord implements WindowLabels {
   /** The histogram as exported: cumulative counts (`+Inf` last), sum, count; carried over restarts. */
   histValues: number[] = EMPTY
   /** The tracker's histogram as last read, and what restarts carried, in the same layout. */
-  private histRaw: number[] = EMPTY
   private histLast: number[] = EMPTY
   private histCarry: number[] = EMPTY
 
@@ -125,20 +124,20 @@ class WindowRecord implements WindowLabels {
       // New bounds (a replacement tracker with others): its series are others, nothing to carry.
       if (this.histBounds === null || !sameBounds(this.histBounds, bounds)) {
         this.histValues = new Array<number>(n).fill(0)
-        this.histRaw = new Array<number>(n).fill(0)
         this.histLast = new Array<number>(n).fill(0)
         this.histCarry = new Array<number>(n).fill(0)
       }
       this.histBounds = bounds
     }
-    const raw = this.histRaw
+    // One scratch array for every record: the reading is used at once.
+    const raw = scratch
     const last = this.histLast
     const carry = this.histCarry
     const out = this.histValues
-    t.readScoreHistogram(raw, 0)
+    const n = t.readScoreHistogram(raw, 0)
     let restarted = false
-    for (let k = 0; k < raw.length; k++) if ((raw[k] as number) < (last[k] as number)) restarted = true
-    for (let k = 0; k < raw.length; k++) {
+    for (let k = 0; k < n; k++) if ((raw[k] as number) < (last[k] as number)) restarted = true
+    for (let k = 0; k < n; k++) {
       if (restarted) carry[k] = (carry[k] as number) + (last[k] as number)
       last[k] = raw[k] as number
       out[k] = (carry[k] as number) + (raw[k] as number)
@@ -167,6 +166,8 @@ class WindowRecord implements WindowLabels {
 }
 
 const EMPTY: number[] = []
+/** Where a tracker's histogram is read before it is carried into its record. */
+const scratch: number[] = []
 
 function sameBounds(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i])
