@@ -2,7 +2,7 @@ import { serve as serveNode, type ServerType } from '@hono/node-server'
 import { metricsRoutes } from '@auris/metrics-http'
 import type { StabilityExporter } from '@auris/prom-exporter'
 import { setupPrometheusMetrics } from '@auris/prom-exporter/setup'
-import { MODE_TO_NUMERIC, StabilityWindows, type Hysteresis, type StabilityWindow, type StabilityWindowsOptions } from '@auris/stability-core'
+import { DEFAULT_SCORE_BUCKETS, MODE_TO_NUMERIC, StabilityWindows, type Hysteresis, type StabilityWindow, type StabilityWindowsOptions } from '@auris/stability-core'
 import { SnapshotFileError, lockSnapshotFile, restoreWindowsFile, writeWindowsFile } from '@auris/stability-core/node'
 import { Hono } from 'hono'
 import type { AddressInfo } from 'node:net'
@@ -84,16 +84,27 @@ export interface Simulation {
 
 type SimulationOptions = Pick<ServeOptions, 'windows' | 'tickMs' | 'scenario' | 'schedule' | 'seed' | 'degradeProbability' | 'stateFile' | 'snapshotMs' | 'stateMaxBytes'>
 
-/** The registry configuration of the probe's windows: the reference scenario's tracker, default filters. */
+/** The registry configuration of the probe's windows: the reference scenario's tracker with the default score histogram, default filters. */
 export function probeWindowsOptions(windows: number): StabilityWindowsOptions {
-  return { maxWindows: Math.max(windows, 1), tracker: { minStableTicks: REFERENCE_SCENARIO.minStableTicks, emaDecay: REFERENCE_SCENARIO.emaDecay } }
+  return {
+    maxWindows: Math.max(windows, 1),
+    tracker: { minStableTicks: REFERENCE_SCENARIO.minStableTicks, emaDecay: REFERENCE_SCENARIO.emaDecay, scoreBuckets: DEFAULT_SCORE_BUCKETS },
+  }
+}
+
+/** Config values are equal: the same number, or arrays (histogram bounds) of the same numbers. */
+function sameValue(a: unknown, b: unknown): boolean {
+  return Object.is(a, b) || (Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => Object.is(x, b[i])))
 }
 
 function configDiff(label: string, theirs: object | false, ours: object | false): string[] {
   if (theirs === false || ours === false) return theirs === ours ? [] : [`${label} filters ${theirs === false ? 'off' : 'on'} (this run: ${ours === false ? 'off' : 'on'})`]
   const a = theirs as Record<string, unknown>
   const b = ours as Record<string, unknown>
-  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !Object.is(a[k], b[k])).map((k) => `${label} ${k} ${String(a[k])} (this run: ${String(b[k])})`)
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])]
+    // A state file written before the probe kept score histograms has none: they are enabled once it is restored.
+    .filter((k) => !sameValue(a[k], b[k]) && !(k === 'scoreBuckets' && a[k] === undefined))
+    .map((k) => `${label} ${k} ${String(a[k])} (this run: ${String(b[k])})`)
 }
 
 /**
@@ -143,6 +154,7 @@ export async function startSimulation(options: SimulationOptions, log: (line: st
     try {
       const result = await restoreWindowsFile(stateFile, { maxWindows: config.maxWindows as number, fresh: config, ...fileOptions, accept: (w) => fitsProbe(w, options.windows) })
       registry = result.windows
+      if (registry.trackerConfig.scoreBuckets === undefined) registry.configure({ tracker: { scoreBuckets: DEFAULT_SCORE_BUCKETS } })
       restored = result.restored
       if (result.restored) log(`auris-probe: restored ${String(registry.size)} window(s) from ${stateFile}`)
       else if (result.keptAs === undefined) log(`auris-probe: starting fresh: ${result.problem ?? 'no snapshot'}`)

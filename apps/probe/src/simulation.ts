@@ -1,6 +1,6 @@
 import { attach, attachHysteresis, maybeHyst, type AttachedTracker } from '@auris/fab-hook'
 import { FAMILIES, METRIC_NAMES, type StabilityExporter } from '@auris/prom-exporter'
-import { Hysteresis, MODE_TO_NUMERIC, modeForEma, type FabMode, type HysteresisMetrics, type StabilityMetrics } from '@auris/stability-core'
+import { DEFAULT_SCORE_BUCKETS, Hysteresis, MODE_TO_NUMERIC, modeForEma, type FabMode, type HysteresisMetrics, type StabilityMetrics } from '@auris/stability-core'
 import { seededRandom } from './random.js'
 
 /** The flags the probe turns on for itself, as the reference probe does. */
@@ -145,6 +145,8 @@ export function runScenario(options: ScenarioOptions = REFERENCE_SCENARIO, expor
     const hook = attach(core, {
       decay: options.emaDecay,
       minStableTicks: options.minStableTicks,
+      // The score histogram, for the SLO quantiles of the run.
+      scoreBuckets: DEFAULT_SCORE_BUCKETS,
       clock: () => tick * 1000,
       env,
       windowId: windowId(i),

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { StabilityWindows } from '@auris/stability-core'
 import { readSnapshotFile, writeSnapshotFile } from '@auris/stability-core/node'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ProbeFailure, type ServeOptions } from './args.js'
 import { fitsProbe, probeWindowsOptions, startProbeServer, type ProbeServer, type ProbeState } from './serve.js'
 import { TEST_SERVE_OPTIONS } from './testing/serve-options.js'
@@ -77,6 +77,30 @@ describe('probe serve with hostile state files: never a crash, nothing refused i
     const lines = await starts(path)
     expect(lines[0]).toMatch(/was written with another configuration: tracker emaDecay 0\.9 \(this run: 0\.95\), hysteresis dwellTicks 7 \(this run: 50\)/)
     expect(readdirSync(dir).filter((f) => f.includes('.rejected-'))).toHaveLength(1)
+  })
+
+  it('a snapshot written without score histograms: adopted, and the histograms start counting', async () => {
+    const path = join(fresh(), 'state.json')
+    await snapshotOf(path, ['global'], { tracker: { minStableTicks: 30, emaDecay: 0.95 } })
+    const lines = await starts(path)
+    expect(lines[0]).toMatch(/restored 1 window\(s\) from/)
+    let s = await state()
+    for (let i = 0; i < 250 && s.ticks < 3; i++) s = await sleep(20).then(state)
+    vi.stubEnv('AURIS_METRICS_EXP', 'on')
+    const text = await (await fetch(`${server?.url ?? ''}/metrics/exp`)).text().finally(() => {
+      vi.unstubAllEnvs()
+    })
+    const count = Number(/\natlas_stability_score_count\{window_id="global"\} (\d+)\n/.exec(text)?.[1])
+    // The restored window ran 40 ticks before, uncounted; it counts from the restore on.
+    expect(count).toBeGreaterThanOrEqual(1)
+    expect(count).toBeLessThan(40 + s.ticks)
+  })
+
+  it('a snapshot with other score buckets: refused, naming them', async () => {
+    const path = join(fresh(), 'state.json')
+    await snapshotOf(path, ['global'], { tracker: { minStableTicks: 30, emaDecay: 0.95, scoreBuckets: [0.5] } })
+    const lines = await starts(path)
+    expect(lines[0]).toMatch(/was written with another configuration: tracker scoreBuckets 0\.5 \(this run: 0,0\.1,0\.25,0\.5,0\.6,0\.7,0\.8,0\.9,0\.95,1\)/)
   })
 
   it('a snapshot of more windows than this run (--windows smaller): refused and kept', async () => {

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { StabilityTracker, StabilityWindows } from '@auris/stability-core'
-import { createStabilityExporter } from '@auris/prom-exporter'
+import { FAMILIES, createStabilityExporter } from '@auris/prom-exporter'
 import { createStabilityExporter as createOnRegistry } from '@auris/prom-exporter/prom-client'
 import { Hono } from 'hono'
 import { Counter, Gauge, Registry, type OpenMetricsContentType } from 'prom-client'
@@ -80,7 +80,7 @@ describe('format negotiation', () => {
     expect(body.endsWith('\n# EOF\n')).toBe(true)
     expect(body).toContain('\natlas_degradation_count_total{window_id="global"} 1\n')
     expect(om.headers.get('Content-Length')).toBe(String(new TextEncoder().encode(body).length))
-    expect(openMetricsParse(body)).toBe('20')
+    expect(openMetricsParse(body)).toBe(String(FAMILIES.length))
     const text = await app.request('/metrics/exp', { headers: { Accept: 'text/plain' } }, ON)
     expect(text.headers.get('Content-Type')).toBe(PROMETHEUS_CONTENT_TYPE)
     expect(promtool(await text.text())).toEqual({ status: 0, output: '' })
@@ -104,7 +104,7 @@ describe('format negotiation', () => {
     expect(res.headers.get('Content-Type')).toBe(Registry.OPENMETRICS_CONTENT_TYPE)
     const body = await res.text()
     expect(body.match(/# EOF/g)).toHaveLength(1)
-    expect(openMetricsParse(body)).toBe('21')
+    expect(openMetricsParse(body)).toBe(String(FAMILIES.length + 1))
   })
 
   it('serves a text scraper OpenMetrics when a prom-client registry set to OpenMetrics is among the sources (the exporter follows it), never a 500', async () => {
@@ -120,7 +120,7 @@ describe('format negotiation', () => {
       expect(body.match(/# EOF/g)).toHaveLength(1)
       expect(body).toContain('\napp_requests_total 3\n')
       expect(body).toContain('\n# TYPE atlas_degradation_count counter\natlas_degradation_count_total{window_id="global"} 1\n')
-      expect(openMetricsParse(body)).toBe('21')
+      expect(openMetricsParse(body)).toBe(String(FAMILIES.length + 1))
     }
   })
 })
@@ -225,7 +225,7 @@ describe('sliced sources', () => {
     const body = await both.text()
     expect(body).toBe(`${exporter.render('openmetrics').slice(0, -'# EOF\n'.length)}${await om.metrics()}`)
     expect(both.headers.get('Content-Length')).toBe(String(new TextEncoder().encode(body).length))
-    expect(openMetricsParse(body)).toBe('21')
+    expect(openMetricsParse(body)).toBe(String(FAMILIES.length + 1))
     // A sliced source whose # EOF spans two chunks (and an empty chunk after it).
     const split: MetricsSource = {
       contentType: OPENMETRICS_CONTENT_TYPE,

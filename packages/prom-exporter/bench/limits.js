@@ -9,7 +9,10 @@
  * without scrapes. The scraper is another process (as Prometheus is), so
  * only the server's work is on the measured event loop.
  *
- *   node bench/limits.js [--json]
+ *   node bench/limits.js [--json] [--histogram]
+ *
+ * `--histogram` gives every window the default score histogram
+ * (`DEFAULT_SCORE_BUCKETS`: 13 more series per window).
  *
  * The server sends `exporter.expose()`'s chunks as they come, as
  * `@auris/metrics-http` does. Not a mitata case: what is measured is the
@@ -19,11 +22,12 @@ import { execFile } from 'node:child_process'
 import { createServer } from 'node:http'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { gzipSync } from 'node:zlib'
-import { StabilityWindows } from '@auris/stability-core'
+import { DEFAULT_SCORE_BUCKETS, StabilityWindows } from '@auris/stability-core'
 import { createStabilityExporter } from '@auris/prom-exporter'
 
 const SIZES = [1000, 10000, 100000]
 const SCRAPES = 5
+const HISTOGRAM = process.argv.includes('--histogram')
 const TICK_MS = 10
 
 /** One scrape by another process: the body's bytes (base64 would cost it more than us; it only writes them to stdout). */
@@ -36,7 +40,8 @@ function scrape(url) {
 }
 
 function busyWindows(n) {
-  const windows = new StabilityWindows({ maxWindows: n, tracker: { minStableTicks: 30 }, idleTtlMs: Infinity })
+  const tracker = HISTOGRAM ? { minStableTicks: 30, scoreBuckets: DEFAULT_SCORE_BUCKETS } : { minStableTicks: 30 }
+  const windows = new StabilityWindows({ maxWindows: n, tracker, idleTtlMs: Infinity })
   for (let round = 0; round < 20; round++) for (let i = 0; i < n; i++) windows.tick(`window-${String(i)}`, (i + round) % 9 === 0 ? 0.3 : 0.9, (i + round) % 31 === 0)
   return windows
 }
@@ -116,7 +121,7 @@ for (const n of SIZES) {
 if (process.argv.includes('--json')) console.log(JSON.stringify({ node: process.version, rows }, null, 2))
 else {
   const fmt = (x) => x.toLocaleString('en-US')
-  console.log(`Node ${process.version}, ${process.platform}/${process.arch}; ${String(SCRAPES)} scrapes per size over HTTP on 127.0.0.1. Command: \`node bench/limits.js\` in packages/prom-exporter.`)
+  console.log(`Node ${process.version}, ${process.platform}/${process.arch}; ${String(SCRAPES)} scrapes per size over HTTP on 127.0.0.1. Command: \`node bench/limits.js${HISTOGRAM ? ' --histogram' : ''}\` in packages/prom-exporter.`)
   console.log('')
   console.log('| windows | series | bytes | gzip bytes | scrape (median) | event-loop max delay | FAB loop ticks/s during scrapes (idle) | buffer kept after |')
   console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')

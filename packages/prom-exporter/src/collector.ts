@@ -1,7 +1,7 @@
 import { MODE_TO_NUMERIC, windowIdProblem, type Hysteresis, type StabilityTracker, type StabilityWindows } from '@auris/stability-core'
 import { escapeLabelValue } from './format.js'
 import { EXPORTER_FAMILIES, REASON_LABEL, WINDOW_FAMILIES, WINDOW_LABEL, type ExporterFamilySuffix, type FamilySpec } from './names.js'
-import { HAS_FILTER, HAS_SWITCH_AGE, HAS_TRACKER, type ExporterSample, type StabilitySnapshot, type WindowLabels } from './snapshot.js'
+import { HAS_FILTER, HAS_HISTOGRAM, HAS_SWITCH_AGE, HAS_TRACKER, type ExporterSample, type StabilitySnapshot, type WindowLabels } from './snapshot.js'
 
 /** Why a window id was turned away. */
 export type RejectionReason = 'invalid_id' | 'capacity' | 'duplicate'
@@ -64,6 +64,13 @@ class WindowRecord implements WindowLabels {
   readonly values: number[] = new Array<number>(F).fill(0)
   /** Per counter: the total carried over restarts, then the last raw value. */
   private readonly carry: number[] = new Array<number>(10).fill(0)
+  /** Bounds of the score histogram last read (`null`: none yet). */
+  histBounds: readonly number[] | null = null
+  /** The histogram as exported: cumulative counts (`+Inf` last), sum, count; carried over restarts. */
+  histValues: number[] = EMPTY
+  /** The tracker's histogram as last read, and what restarts carried, in the same layout. */
+  private histLast: number[] = EMPTY
+  private histCarry: number[] = EMPTY
 
   /** Whether `labelText` is ASCII (its UTF-8 bytes are its char codes). */
   readonly ascii: boolean
@@ -100,6 +107,42 @@ class WindowRecord implements WindowLabels {
     v[DEGRADATIONS] = this.monotonic(C_DEGRADATIONS, t.totalDegradations)
     v[INVALID] = this.monotonic(C_INVALID, t.invalidSamples)
     v[CLAMPED] = this.monotonic(C_CLAMPED, t.clampedSamples)
+    // A tracker of an older copy of core has no histogram (and no such getter).
+    const bounds = (t as { readonly scoreBuckets?: readonly number[] | null }).scoreBuckets ?? null
+    if (bounds === null) this.present &= ~HAS_HISTOGRAM
+    else this.readHistogram(t, bounds)
+  }
+
+  /**
+   * Reads the score histogram, carrying over restarts like the counters: a
+   * tracker replaced (or restored from an older snapshot) reads lower, and
+   * every value read before is added to what is exported from then on.
+   */
+  private readHistogram(t: StabilityTracker, bounds: readonly number[]): void {
+    if (bounds !== this.histBounds) {
+      const n = bounds.length + 3
+      // New bounds (a replacement tracker with others): its series are others, nothing to carry.
+      if (this.histBounds === null || !sameBounds(this.histBounds, bounds)) {
+        this.histValues = new Array<number>(n).fill(0)
+        this.histLast = new Array<number>(n).fill(0)
+        this.histCarry = new Array<number>(n).fill(0)
+      }
+      this.histBounds = bounds
+    }
+    // One scratch array for every record: the reading is used at once.
+    const raw = scratch
+    const last = this.histLast
+    const carry = this.histCarry
+    const out = this.histValues
+    const n = t.readScoreHistogram(raw, 0)
+    let restarted = false
+    for (let k = 0; k < n; k++) if ((raw[k] as number) < (last[k] as number)) restarted = true
+    for (let k = 0; k < n; k++) {
+      if (restarted) carry[k] = (carry[k] as number) + (last[k] as number)
+      last[k] = raw[k] as number
+      out[k] = (carry[k] as number) + (raw[k] as number)
+    }
+    this.present |= HAS_HISTOGRAM
   }
 
   readFilter(h: Hysteresis): void {
@@ -120,6 +163,14 @@ class WindowRecord implements WindowLabels {
     v[SWITCH_RATE] = m.switchRatePerSec
     v[OSC_RATE] = m.oscillationRatePerSec
   }
+}
+
+const EMPTY: number[] = []
+/** Where a tracker's histogram is read before it is carried into its record. */
+const scratch: number[] = []
+
+function sameBounds(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
 }
 
 /** A pull source: one tracker (and filter) read at scrape time. */
@@ -350,6 +401,11 @@ export class Collection {
   private labelBytes: Uint8Array
   private labelEnds: Uint32Array
   private labelAt = 0
+  /** Score histograms: per window, where its values start in `histValues` (-1: none). */
+  private histAt: Int32Array
+  private readonly histBounds: (readonly number[] | null)[] = []
+  private histValues: Float64Array = new Float64Array(0)
+  private histLen = 0
   private phase = 0
   private readonly pushed: Iterator<WindowRecord>
   private stale: Iterator<[string, WindowRecord]> | null = null
@@ -374,6 +430,7 @@ export class Collection {
     this.present = new Uint8Array(capacity)
     this.labelEnds = new Uint32Array(capacity)
     this.labelBytes = new Uint8Array(capacity * 32)
+    this.histAt = new Int32Array(capacity)
   }
 
   /** Reads sources until `deadline` (a `Date.now()` value) or the end; returns whether it is done. */
@@ -458,6 +515,7 @@ export class Collection {
       values: this.values.subarray(0, size * F),
       windowFamilies: WINDOW_FAMILIES,
       exporterFamilies: EXPORTER_FAMILIES.map((spec: FamilySpec) => ({ spec, samples: EXPORTER_SAMPLES[spec.suffix as ExporterFamilySuffix](totals) })),
+      scoreHistograms: { at: this.histAt.subarray(0, size), bounds: this.histBounds, values: this.histValues.subarray(0, this.histLen) },
     }
   }
 
@@ -474,6 +532,23 @@ export class Collection {
       const ends = new Uint32Array(i * 2)
       ends.set(this.labelEnds)
       this.labelEnds = ends
+      const at = new Int32Array(i * 2)
+      at.set(this.histAt)
+      this.histAt = at
+    }
+    if ((record.present & HAS_HISTOGRAM) !== 0) {
+      const h = record.histValues
+      if (this.histLen + h.length > this.histValues.length) {
+        const grown = new Float64Array(Math.max(this.histValues.length * 2, this.histLen + h.length, 64))
+        grown.set(this.histValues.subarray(0, this.histLen))
+        this.histValues = grown
+      }
+      this.histAt[i] = this.histLen
+      for (const value of h) this.histValues[this.histLen++] = value
+      this.histBounds.push(record.histBounds)
+    } else {
+      this.histAt[i] = -1
+      this.histBounds.push(null)
     }
     this.windows.push(record)
     this.present[i] = record.present

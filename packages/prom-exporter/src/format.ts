@@ -27,3 +27,11 @@ export function formatLabels(labels: readonly (readonly [string, string])[]): st
   if (labels.length === 0) return ''
   return `{${labels.map(([name, value]) => `${name}="${escapeLabelValue(value)}"`).join(',')}}`
 }
+
+/**
+ * A histogram bucket's upper bound as an `le` label value, the way
+ * Prometheus clients print it: `0.5`, `1`, `+Inf`.
+ */
+export function formatBound(bound: number): string {
+  return bound === Infinity ? '+Inf' : Object.is(bound, -0) ? '0' : `${bound}`
+}

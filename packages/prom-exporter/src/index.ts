@@ -27,13 +27,15 @@ export {
   type ExpositionFormat,
   type FamilyLayout,
 } from './render.js'
-export { HAS_FILTER, HAS_SWITCH_AGE, HAS_TRACKER, type ExporterSample, type StabilitySnapshot, type WindowLabels } from './snapshot.js'
+export { HAS_FILTER, HAS_HISTOGRAM, HAS_SWITCH_AGE, HAS_TRACKER, type ExporterSample, type ScoreHistogramsSnapshot, type StabilitySnapshot, type WindowLabels } from './snapshot.js'
 export { ChunkWriter } from './writer.js'
-export { escapeHelp, escapeLabelValue, formatValue } from './format.js'
+export { escapeHelp, escapeLabelValue, formatBound, formatValue } from './format.js'
 export {
   DEFAULT_PREFIX,
   EXPORTER_FAMILIES,
   FAMILIES,
+  HISTOGRAM_FAMILIES,
+  LE_LABEL,
   WINDOW_FAMILIES,
   METRIC_NAMES,
   REASON_LABEL,

@@ -4,11 +4,20 @@
  * dashboard. Names are the default prefix (`atlas_`) plus the suffix.
  */
 
-/** Prometheus metric type of a family. */
-export type FamilyType = 'gauge' | 'counter'
+/**
+ * Prometheus metric type of a family. `untyped` (rendered `unknown` in
+ * OpenMetrics) is for the score histogram's three families: a typed
+ * histogram named `…stability_score` would clash with the gauge of that name.
+ */
+export type FamilyType = 'gauge' | 'counter' | 'untyped'
 
-/** What a family is about: one series per window, or one for the whole exporter. */
-export type FamilyScope = 'window' | 'filter' | 'exporter'
+/**
+ * What a family is about: one series per window (`window` for the tracker,
+ * `filter` for the anti-chatter filter), one per window and bucket of the
+ * score histogram (`score-histogram`, windows with `scoreBuckets` only), or
+ * one for the whole exporter.
+ */
+export type FamilyScope = 'window' | 'filter' | 'score-histogram' | 'exporter'
 
 /**
  * How a family's samples from several processes of one service combine into
@@ -60,6 +69,11 @@ export const FAMILIES = [
   { suffix: 'hyst_oscillations_total', type: 'counter', scope: 'filter', cluster: 'sum', help: 'Switches that came within the oscillation window of the previous one (switches).' },
   { suffix: 'hyst_switches_per_second', type: 'gauge', scope: 'filter', cluster: 'max', help: 'Mode switches per second over the filter\'s trailing rate window (switches/s).' },
   { suffix: 'hyst_oscillations_per_second', type: 'gauge', scope: 'filter', cluster: 'max', help: 'Oscillations per second over the filter\'s trailing rate window (switches/s).' },
+  // The score histogram (windows whose tracker has `scoreBuckets`): three families of their own, untyped,
+  // because the gauge `stability_score` holds the base name. Cumulative counts: they add across workers.
+  { suffix: 'stability_score_bucket', type: 'untyped', scope: 'score-histogram', cluster: 'sum', help: 'Histogram of the stability score, one observation per tick: ticks whose score was <= le, cumulative, never decreasing (ticks). The bucket series of the stability_score histogram, a family of its own because stability_score is a gauge.' },
+  { suffix: 'stability_score_sum', type: 'untyped', scope: 'score-histogram', cluster: 'sum', help: 'Sum of the stability scores observed, one per tick, never decreasing (the _sum of the stability_score histogram).' },
+  { suffix: 'stability_score_count', type: 'untyped', scope: 'score-histogram', cluster: 'sum', help: 'Ticks whose stability score was observed, never decreasing (ticks; the _count of the stability_score histogram).' },
   // The exporter itself.
   { suffix: 'windows', type: 'gauge', scope: 'exporter', cluster: 'sum', help: 'Windows exported at this scrape (windows).' },
   { suffix: 'windows_rejected_total', type: 'counter', scope: 'exporter', cluster: 'sum', help: 'Window ids turned away, by reason: invalid_id (not a valid label value), capacity (maxWindows reached), duplicate (exported by two sources).' },
@@ -107,6 +121,10 @@ export const WINDOW_LABEL = 'window_id'
 export const REASON_LABEL = 'reason'
 
 /** The families with one series per window (tracker and filter scopes), in exposition order. */
-export const WINDOW_FAMILIES: readonly FamilySpec[] = FAMILIES.filter((f) => f.scope !== 'exporter')
+export const WINDOW_FAMILIES: readonly FamilySpec[] = FAMILIES.filter((f) => f.scope === 'window' || f.scope === 'filter')
+/** The score histogram's families (`_bucket`, `_sum`, `_count`), in exposition order. */
+export const HISTOGRAM_FAMILIES: readonly FamilySpec[] = FAMILIES.filter((f) => f.scope === 'score-histogram')
+/** The label of the histogram's bucket series: the bucket's upper bound. */
+export const LE_LABEL = 'le'
 /** The families with one series for the whole exporter, in exposition order. */
 export const EXPORTER_FAMILIES: readonly FamilySpec[] = FAMILIES.filter((f) => f.scope === 'exporter')

@@ -4,11 +4,12 @@ import { AggregatorRegistry, Counter, Gauge, Registry, type OpenMetricsContentTy
 import { describe, expect, it } from 'vitest'
 import { createStabilityExporter as createNeutral } from './exporter.js'
 import { createStabilityExporter, existingExporter, registerExporter } from './prom-client.js'
+import { FAMILIES } from './names.js'
 import { parseExposition } from './testing/exposition.js'
 import { pythonParse } from './testing/parsers.js'
 
 function ticked(): StabilityWindows {
-  const windows = new StabilityWindows({ tracker: { minStableTicks: 5 }, hysteresis: { dwellTicks: 2, rateLimitTicks: 0 }, clock: () => 0 })
+  const windows = new StabilityWindows({ tracker: { minStableTicks: 5, scoreBuckets: [0, 0.5, 0.8, 1] }, hysteresis: { dwellTicks: 2, rateLimitTicks: 0 }, clock: () => 0 })
   for (let i = 0; i < 30; i++) {
     windows.tick('global', i % 8 === 0 ? 0.3 : 0.9, i === 10)
     windows.tick('stream', 0.8)
@@ -53,7 +54,7 @@ describe('registries', () => {
   it('registers real prom-client metrics (no duck-typed objects) with a cluster aggregator per family', () => {
     const exporter = createStabilityExporter()
     const metrics = exporter.registry.getMetricsAsArray()
-    expect(metrics).toHaveLength(20)
+    expect(metrics).toHaveLength(FAMILIES.length)
     for (const m of metrics) expect(m instanceof Gauge || m instanceof Counter).toBe(true)
     const aggregator = (name: string): string => (exporter.registry.getSingleMetric(name) as unknown as { aggregator: string }).aggregator
     expect(aggregator('atlas_stability_score_ema')).toBe('min')
@@ -61,6 +62,28 @@ describe('registries', () => {
     expect(aggregator('atlas_hyst_effective_mode')).toBe('min')
     expect(aggregator('atlas_degradation_events_per_hour')).toBe('max')
     expect(aggregator('atlas_degradation_count_total')).toBe('sum')
+    for (const suffix of ['bucket', 'sum', 'count']) expect(aggregator(`atlas_stability_score_${suffix}`)).toBe('sum')
+  })
+
+  it('reports the score histogram families as untyped (unknown in OpenMetrics), with their window_id and le labels', async () => {
+    const exporter = createStabilityExporter()
+    const windows = ticked()
+    exporter.track(windows)
+    const json = await exporter.registry.getMetricsAsJSON()
+    const bucket = json.find((m) => m.name === 'atlas_stability_score_bucket')
+    expect(String(bucket?.type)).toBe('untyped')
+    // global: 30 ticks, a degradation every 8 (the drop to 0.3) and at tick 11: mostly cool-down, score 0.
+    const global = bucket?.values.filter((v) => v.labels.window_id === 'global').map((v) => [v.labels.le, v.value])
+    expect(global).toEqual([
+      ['0', 20],
+      ['0.5', 24],
+      ['0.8', 26],
+      ['1', 30],
+      ['+Inf', 30],
+    ])
+    expect(global?.map(([, v]) => v)).toEqual(windows.get('global')?.tracker.getScoreHistogram()?.counts)
+    exporter.registry.setContentType(OM)
+    expect(await exporter.registry.metrics()).toContain('# TYPE atlas_stability_score_bucket unknown\natlas_stability_score_bucket{window_id="global",le="0"} 20\n')
   })
 
   it('uses prom-client’s public API only: no private field is read', () => {
@@ -105,7 +128,7 @@ describe('byte identity with prom-client’s own rendering (compat)', () => {
     exporter.dispose()
     expect(registry.getMetricsAsArray()).toHaveLength(0)
     const again = createStabilityExporter({ registry: registry as unknown as Registry<RegistryContentType> })
-    expect(again.registry.getMetricsAsArray()).toHaveLength(20)
+    expect(again.registry.getMetricsAsArray()).toHaveLength(FAMILIES.length)
   })
 
   it('leaves other metrics of the registry alone and renders them after the families', async () => {
@@ -151,7 +174,7 @@ describe('cluster aggregation', () => {
     const trackers: StabilityTracker[] = []
     const worker = async (score: number, degradations: number): Promise<unknown[]> => {
       const exporter = createStabilityExporter()
-      const tracker = new StabilityTracker({ minStableTicks: 5, clock: () => 0 })
+      const tracker = new StabilityTracker({ minStableTicks: 5, scoreBuckets: [0.5, 1], clock: () => 0 })
       for (let i = 0; i < 40; i++) tracker.tick(score)
       for (let i = 0; i < degradations; i++) tracker.tick(score, true)
       exporter.track('global', tracker)
@@ -169,5 +192,13 @@ describe('cluster aggregation', () => {
     expect(trackers[1]?.stabilityScoreEma()).toBeLessThan(trackers[0]?.stabilityScoreEma() as number)
     expect(value('atlas_degradation_events_per_hour')).toBe(30)
     expect(value('atlas_windows')).toBe(2)
+    // Histograms add up: 40 + 70 observations, bucket by bucket.
+    expect(value('atlas_stability_score_count')).toBe(110)
+    expect(merged.get('atlas_stability_score_bucket')?.samples.map((s) => [s.labels.le, s.value])).toEqual([
+      // 0.2 and 0.4 on each worker, then 30 cool-down ticks at 0.
+      ['0.5', 2 + 2 + 30],
+      ['1', 110],
+      ['+Inf', 110],
+    ])
   })
 })

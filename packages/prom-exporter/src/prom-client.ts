@@ -12,8 +12,9 @@
 import { Counter, Gauge, Registry, type Aggregator, type MetricObjectWithValues, type MetricValue, type RegistryContentType } from 'prom-client'
 import { StabilityExporter, resolveExporterOptions, type StabilityExporterOptions } from './exporter.js'
 import { isMetricsEnabled, type SetupOptions } from './setup.js'
-import { FAMILIES, REASON_LABEL, WINDOW_FAMILIES, WINDOW_LABEL, type FamilySpec } from './names.js'
+import { FAMILIES, HISTOGRAM_FAMILIES, LE_LABEL, REASON_LABEL, WINDOW_FAMILIES, WINDOW_LABEL, type FamilySpec } from './names.js'
 import { REQUIRES } from './collector.js'
+import { formatBound } from './format.js'
 import type { StabilitySnapshot } from './snapshot.js'
 
 type Values = MetricObjectWithValues<MetricValue<string>>
@@ -60,7 +61,33 @@ class ScrapeCache {
   }
 }
 
+/** Samples of a score-histogram family (`h`: 0 `_bucket`, 1 `_sum`, 2 `_count`), labelled as the exporter renders them. */
+function histogramValues(h: number, snapshot: StabilitySnapshot, cache: ScrapeCache, constLabels: readonly (readonly [string, string])[]): MetricValue<string>[] {
+  const out: MetricValue<string>[] = []
+  const hist = snapshot.scoreHistograms
+  if (hist === undefined) return out
+  for (let i = 0; i < snapshot.size; i++) {
+    const base = hist.at[i] as number
+    if (base < 0) continue
+    const bounds = hist.bounds[i] as readonly number[]
+    if (h > 0) {
+      out.push({ labels: cache.windowLabels(snapshot, i), value: hist.values[base + bounds.length + h] as number })
+      continue
+    }
+    const id = (snapshot.windows[i] as { id: string }).id
+    for (let b = 0; b <= bounds.length; b++) {
+      // window_id, le, then the constant labels: the order of the exporter's own rendering.
+      const labels: Record<string, string> = { [WINDOW_LABEL]: id, [LE_LABEL]: formatBound(b < bounds.length ? (bounds[b] as number) : Infinity) }
+      for (const [name, value] of constLabels) labels[name] = value
+      out.push({ labels, value: hist.values[base + b] as number })
+    }
+  }
+  return out
+}
+
 function valuesOf(spec: FamilySpec, snapshot: StabilitySnapshot, cache: ScrapeCache, constLabels: readonly (readonly [string, string])[]): MetricValue<string>[] {
+  const h = HISTOGRAM_FAMILIES.indexOf(spec)
+  if (h >= 0) return histogramValues(h, snapshot, cache, constLabels)
   const f = WINDOW_FAMILIES.indexOf(spec)
   if (f < 0) {
     const family = snapshot.exporterFamilies.find((e) => e.spec === spec)
@@ -83,7 +110,7 @@ interface FamilyBinding {
   readonly constLabels: readonly (readonly [string, string])[]
 }
 
-function familyValues(metric: { name: string; help: string; aggregator: Aggregator }, type: 'gauge' | 'counter', binding: FamilyBinding): Values {
+function familyValues(metric: { name: string; help: string; aggregator: Aggregator }, type: 'gauge' | 'counter' | 'untyped' | 'unknown', binding: FamilyBinding): Values {
   return {
     name: metric.name,
     help: metric.help,
@@ -121,6 +148,27 @@ class FamilyCounter extends Counter {
   }
 }
 
+/**
+ * An untyped family (the score histogram's `_bucket`, `_sum`, `_count`):
+ * a prom-client `Gauge` by construction (prom-client has no untyped metric)
+ * that reports its type as `untyped`, or `unknown` on an OpenMetrics
+ * registry, as the exporter's own rendering does.
+ */
+class FamilyUntyped extends Gauge {
+  constructor(
+    config: { name: string; help: string; labelNames: string[]; aggregator: Aggregator },
+    private readonly binding: FamilyBinding,
+    private readonly registry: Registry<RegistryContentType>,
+  ) {
+    super({ ...config, registers: [] })
+  }
+
+  override get(): Promise<Values> {
+    const type = this.registry.contentType === Registry.OPENMETRICS_CONTENT_TYPE ? 'unknown' : 'untyped'
+    return Promise.resolve(familyValues(this as unknown as { name: string; help: string; aggregator: Aggregator }, type, this.binding))
+  }
+}
+
 /** The families of one exporter registered on one registry. */
 export interface PromClientRegistration {
   /** The registry the families are registered on. */
@@ -132,7 +180,8 @@ export interface PromClientRegistration {
 const registrations = new WeakMap<Registry<RegistryContentType>, Map<string, StabilityExporter>>()
 
 function labelNamesOf(spec: FamilySpec, constLabels: readonly (readonly [string, string])[]): string[] {
-  const own = spec.scope !== 'exporter' ? [WINDOW_LABEL] : spec.suffix === 'windows_rejected_total' ? [REASON_LABEL] : []
+  const own =
+    spec.suffix === 'stability_score_bucket' ? [WINDOW_LABEL, LE_LABEL] : spec.scope !== 'exporter' ? [WINDOW_LABEL] : spec.suffix === 'windows_rejected_total' ? [REASON_LABEL] : []
   return [...own, ...constLabels.map(([name]) => name)]
 }
 
@@ -176,7 +225,8 @@ export function registerExporter(exporter: StabilityExporter, registry: Registry
     const name = exporter.names[spec.suffix]
     const config = { name, help: spec.help, labelNames: labelNamesOf(spec, exporter.constLabels), aggregator: spec.cluster as Aggregator }
     const binding = { spec, cache, constLabels: exporter.constLabels }
-    const metric = spec.type === 'counter' ? new FamilyCounter(config, binding) : new FamilyGauge(config, binding)
+    const metric =
+      spec.type === 'counter' ? new FamilyCounter(config, binding) : spec.type === 'untyped' ? new FamilyUntyped(config, binding, registry) : new FamilyGauge(config, binding)
     return { key: name, metric }
   })
   for (const { metric } of registered) registry.registerMetric(metric)

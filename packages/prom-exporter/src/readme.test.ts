@@ -54,4 +54,20 @@ describe('README', () => {
     // The push block pushed one group, which its pruning (an hour) left alone.
     expect((await listGroups({ url: gateway.url })).map((g) => Object.keys(g.labels).sort())).toEqual([['job', 'run_id', 'shard']])
   })
+
+  it('prints the score histogram its comment shows', async () => {
+    const index = blocks.findIndex((b) => b.includes('scoreBuckets: DEFAULT_SCORE_BUCKETS'))
+    const lines: string[] = []
+    const spy = vi.spyOn(console, 'log').mockImplementation((text: string) => lines.push(...text.split('\n')))
+    try {
+      await run(blocks[index] as string, 'histogram')
+    } finally {
+      spy.mockRestore()
+    }
+    const shown = (blocks[index] as string).split('\n').filter((l) => l.startsWith('// atlas_') && !l.includes('…')).map((l) => l.slice(3))
+    expect(shown).toHaveLength(8)
+    for (const line of shown) expect(lines).toContain(line)
+    // The score EMA's gauge shares the prefix: the comment elides its value.
+    expect(lines.filter((l) => l.startsWith('atlas_stability_score_bucket'))).toHaveLength(11)
+  })
 })

@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { Hysteresis, StabilityTracker, StabilityWindows, windowIdProblem } from '@auris/stability-core'
+import { DEFAULT_SCORE_BUCKETS, Hysteresis, StabilityTracker, StabilityWindows, windowIdProblem } from '@auris/stability-core'
 import type * as Core from '@auris/stability-core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -15,7 +15,7 @@ import { promtool, pythonParse } from './testing/parsers.js'
 const HOSTILE = ['global', 'a"b', 'back\\slash', '"', '\\', '\\"', 'x="y"', 'a,b', '{}', 'é😀', '__proto__', ' ', '# HELP x', 'a}b{c']
 
 function busy(ids: readonly string[], rounds = 40): StabilityWindows {
-  const windows = new StabilityWindows({ maxWindows: Math.max(ids.length, 1), tracker: { minStableTicks: 5 }, hysteresis: { dwellTicks: 1, rateLimitTicks: 0 }, clock: () => 0 })
+  const windows = new StabilityWindows({ maxWindows: Math.max(ids.length, 1), tracker: { minStableTicks: 5, scoreBuckets: DEFAULT_SCORE_BUCKETS }, hysteresis: { dwellTicks: 1, rateLimitTicks: 0 }, clock: () => 0 })
   for (let r = 0; r < rounds; r++) for (const [i, id] of ids.entries()) windows.tick(id, (r + i) % 5 === 0 ? 0.2 : 0.9, (r + i) % 11 === 0)
   return windows
 }
@@ -46,10 +46,12 @@ describe('OpenMetrics', () => {
     }
     items.push({ text: createStabilityExporter().render('openmetrics'), format: 'openmetrics' })
     const verdicts = pythonParse(items)
-    // 20 families; 15 windows × 17 window families (the pushed one has both a tracker and a filter; no switch yet there) + exporter samples.
-    expect(verdicts[0]).toEqual({ ok: true, families: 20, samples: verdicts[1]?.ok === true ? verdicts[1].samples : -1 })
+    // 23 families; 14 windows × (17 window families + 11 buckets, a sum and a count) and the pushed one
+    // (17 families, no histogram, no switch yet: 16) + 5 exporter samples.
+    expect(verdicts[0]).toEqual({ ok: true, families: 23, samples: 14 * (17 + 13) + 16 + 5 })
+    expect(verdicts[1]).toEqual(verdicts[0])
     for (const v of verdicts) expect(v.ok, JSON.stringify(v)).toBe(true)
-    expect(verdicts.at(-1)).toEqual({ ok: true, families: 20, samples: 5 })
+    expect(verdicts.at(-1)).toEqual({ ok: true, families: 23, samples: 5 })
   })
 
   it('parses to the same samples as the text format (property, hostile ids)', () => {
@@ -62,7 +64,7 @@ describe('OpenMetrics', () => {
         const om = exporter.render('openmetrics')
         const text = exporter.render()
         const a = parseExposition(text)
-        const b = parseExposition(om.replace(/\n# UNIT [^\n]*/g, '').replace(/^# (HELP|TYPE) (\w+?)(?= )/gm, (m, kind: string, name: string) => `# ${kind} ${FAMILIES.some((f) => f.type === 'counter' && `atlas_${f.suffix}` === `${name}_total`) ? `${name}_total` : name}`))
+        const b = parseExposition(om.replace(/\n# UNIT [^\n]*/g, '').replace(/^(# TYPE \w+) unknown$/gm, '$1 untyped').replace(/^# (HELP|TYPE) (\w+?)(?= )/gm, (m, kind: string, name: string) => `# ${kind} ${FAMILIES.some((f) => f.type === 'counter' && `atlas_${f.suffix}` === `${name}_total`) ? `${name}_total` : name}`))
         expect(b).toEqual(a)
         items.push({ text: om, format: 'openmetrics' }, { text, format: 'prometheus' })
       }),

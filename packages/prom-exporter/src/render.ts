@@ -1,7 +1,7 @@
 import { REQUIRES, type Collection } from './collector.js'
-import { escapeHelp, escapeLabelValue } from './format.js'
-import { REASON_LABEL, WINDOW_LABEL, type FamilySpec } from './names.js'
-import type { StabilitySnapshot } from './snapshot.js'
+import { escapeHelp, escapeLabelValue, formatBound } from './format.js'
+import { HISTOGRAM_FAMILIES, LE_LABEL, REASON_LABEL, WINDOW_LABEL, type FamilySpec } from './names.js'
+import { HAS_HISTOGRAM, type StabilitySnapshot } from './snapshot.js'
 import { utf8, writeValue, type ChunkWriter } from './writer.js'
 
 /** An exposition format: Prometheus text 0.0.4, or OpenMetrics 1.0. */
@@ -102,12 +102,23 @@ export class ExpositionLayout {
   readonly tail: Uint8Array
   /** The per-window families, in the order of a snapshot's `windowFamilies`. */
   readonly windowFamilies: readonly FamilyLayout[]
+  /** The score histogram's families: `_bucket`, `_sum`, `_count` (rendered after the window families). */
+  readonly histogramFamilies: readonly FamilyLayout[]
   /** The exporter-scope families, in the order of a snapshot's `exporterFamilies`. */
   readonly exporterFamilies: readonly FamilyLayout[]
   private readonly constText: string
+  /** Per set of bucket bounds: `,le="…"` for each bound and `+Inf`. */
+  private readonly leLabels = new WeakMap<readonly number[], readonly Uint8Array[]>()
 
-  /** The layout for the metric name `prefix`, the families, the constant labels (ordered name-value pairs) and `format`. */
-  constructor(prefix: string, windowFamilies: readonly FamilySpec[], exporterFamilies: readonly FamilySpec[], constLabels: readonly (readonly [string, string])[], format: ExpositionFormat) {
+  /** The layout for the metric name `prefix`, the families, the constant labels (ordered name-value pairs), `format`, and the score histogram's families. */
+  constructor(
+    prefix: string,
+    windowFamilies: readonly FamilySpec[],
+    exporterFamilies: readonly FamilySpec[],
+    constLabels: readonly (readonly [string, string])[],
+    format: ExpositionFormat,
+    histogramFamilies: readonly FamilySpec[] = HISTOGRAM_FAMILIES,
+  ) {
     this.format = format
     this.openMetrics = format === 'openmetrics'
     this.gap = utf8(this.openMetrics ? '\n' : '\n\n')
@@ -124,7 +135,18 @@ export class ExpositionLayout {
       }
     }
     this.windowFamilies = windowFamilies.map(family)
+    this.histogramFamilies = histogramFamilies.map((spec) => ({ ...family(spec, -1), required: HAS_HISTOGRAM }))
     this.exporterFamilies = exporterFamilies.map(family)
+  }
+
+  /** `,le="…"` for each bound of `bounds`, then `,le="+Inf"`, made once per set of bounds. */
+  leOf(bounds: readonly number[]): readonly Uint8Array[] {
+    let le = this.leLabels.get(bounds)
+    if (le === undefined) {
+      le = [...bounds, Infinity].map((b) => utf8(`,${LE_LABEL}="${formatBound(b)}"`))
+      this.leLabels.set(bounds, le)
+    }
+    return le
   }
 
   /** One sample line of an exporter-scope family (few per scrape: made as text). */
@@ -139,7 +161,9 @@ export class ExpositionLayout {
     // OpenMetrics names a counter family without its `_total` (the samples keep it), escapes quotes in HELP, and has units.
     const name = spec.type === 'counter' ? sample.replace(/_total$/, '') : sample
     const unit = spec.unit !== undefined && name.endsWith(`_${spec.unit}`) ? `\n# UNIT ${name} ${spec.unit}` : ''
-    return `# HELP ${name} ${escapeHelp(spec.help).replace(/"/g, '\\"')}\n# TYPE ${name} ${spec.type}${unit}`
+    // OpenMetrics spells untyped `unknown`.
+    const type = spec.type === 'untyped' ? 'unknown' : spec.type
+    return `# HELP ${name} ${escapeHelp(spec.help).replace(/"/g, '\\"')}\n# TYPE ${name} ${type}${unit}`
   }
 }
 
@@ -151,6 +175,8 @@ export class ExpositionLayout {
 export class SnapshotRenderer {
   private family = 0
   private window = 0
+  /** The next bucket of the current window, when a chunk filled up in the middle of its `_bucket` lines. */
+  private bucket = 0
   private headerDone = false
   private finished = false
 
@@ -170,13 +196,16 @@ export class SnapshotRenderer {
     const layout = this.layout
     const snap = this.snapshot
     const windowCount = layout.windowFamilies.length
-    const total = windowCount + layout.exporterFamilies.length
+    const histogramEnd = windowCount + layout.histogramFamilies.length
+    const total = histogramEnd + layout.exporterFamilies.length
     const om = layout.openMetrics
     while (this.family < total) {
       const f = this.family
       if (!this.headerDone) {
         if (f > 0) w.bytes(layout.gap)
-        w.bytes((f < windowCount ? layout.windowFamilies[f] : layout.exporterFamilies[f - windowCount])?.header as Uint8Array)
+        const header =
+          f < windowCount ? layout.windowFamilies[f] : f < histogramEnd ? layout.histogramFamilies[f - windowCount] : layout.exporterFamilies[f - histogramEnd]
+        w.bytes(header?.header as Uint8Array)
         this.headerDone = true
         this.window = 0
       }
@@ -215,9 +244,11 @@ export class SnapshotRenderer {
         w.len = at
         this.window = i
         if (i < size) return false
+      } else if (f < histogramEnd) {
+        if (!this.histogram(w, f - windowCount)) return false
       } else {
-        const exporterFamily = snap.exporterFamilies[f - windowCount]
-        const fam = layout.exporterFamilies[f - windowCount] as FamilyLayout
+        const exporterFamily = snap.exporterFamilies[f - histogramEnd]
+        const fam = layout.exporterFamilies[f - histogramEnd] as FamilyLayout
         for (const sample of exporterFamily?.samples ?? []) {
           w.bytes(layout.exporterLine(fam, sample.labels))
           w.room(32)
@@ -233,6 +264,66 @@ export class SnapshotRenderer {
       this.finished = true
     }
     return true
+  }
+
+  /**
+   * Writes samples of histogram family `h` (0 `_bucket`, 1 `_sum`, 2 `_count`)
+   * until the chunk is full; returns whether the family is done.
+   */
+  private histogram(w: ChunkWriter, h: number): boolean {
+    const hist = this.snapshot.scoreHistograms
+    if (hist === undefined) return true
+    const layout = this.layout
+    const { start, end } = layout.histogramFamilies[h] as FamilyLayout
+    const om = layout.openMetrics
+    const labels = this.snapshot.labelBytes
+    const ends = this.snapshot.labelEnds
+    const size = this.snapshot.size
+    const values = hist.values
+    let i = this.window
+    for (; i < size; i++) {
+      const base = hist.at[i] as number
+      if (base < 0) continue
+      const bounds = hist.bounds[i] as readonly number[]
+      const from = i === 0 ? 0 : (ends[i - 1] as number)
+      const to = ends[i] as number
+      const line = start.length + (to - from) + end.length + 32
+      if (h === 0) {
+        const le = layout.leOf(bounds)
+        let b = this.bucket
+        for (; b < le.length; b++) {
+          const bound = le[b] as Uint8Array
+          w.room(line + bound.length)
+          const buf = w.buf
+          let at = copyInto(buf, w.len, start)
+          for (let k = from; k < to; k++) buf[at++] = labels[k] as number
+          at = copyInto(buf, at, bound)
+          at = copyInto(buf, at, end)
+          w.len = writeValue(buf, at, values[base + b] as number, om)
+          if (w.len >= w.chunkLimit && b + 1 < le.length) {
+            // The chunk is full in the middle of this window's buckets: resume at the next one.
+            this.bucket = b + 1
+            this.window = i
+            return false
+          }
+        }
+        this.bucket = 0
+      } else {
+        w.room(line)
+        const buf = w.buf
+        let at = copyInto(buf, w.len, start)
+        for (let k = from; k < to; k++) buf[at++] = labels[k] as number
+        at = copyInto(buf, at, end)
+        // After the bounds.length + 1 counts: the sum, then the count.
+        w.len = writeValue(buf, at, values[base + bounds.length + h] as number, om)
+      }
+      if (w.len >= w.chunkLimit) {
+        i++
+        break
+      }
+    }
+    this.window = i
+    return i >= size
   }
 }
 

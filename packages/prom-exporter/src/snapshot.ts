@@ -22,6 +22,24 @@ export const HAS_TRACKER = 1
 export const HAS_FILTER = 2
 /** Presence bit of a filter that has switched once: the last-switch age has a sample. */
 export const HAS_SWITCH_AGE = 4
+/** The window's tracker keeps a score histogram. */
+export const HAS_HISTOGRAM = 8
+
+/**
+ * The score histograms of one scrape. Window `i` has one when `at[i] >= 0`:
+ * its bounds are `bounds[i]` (arrays shared by windows with the same
+ * bounds), and `values[at[i] …]` holds `bounds[i].length + 1` cumulative
+ * counts (`+Inf` last), then the sum, then the count, all carried across
+ * tracker resets and replacements so they never decrease.
+ */
+export interface ScoreHistogramsSnapshot {
+  /** Per window: where its histogram starts in `values`, or -1 without one. */
+  readonly at: Int32Array
+  /** Per window: its bucket bounds (`+Inf` implied), or null without a histogram. */
+  readonly bounds: readonly (readonly number[] | null)[]
+  /** Every window's cumulative counts, sum and count, back to back. */
+  readonly values: Float64Array
+}
 
 /**
  * Everything one scrape exports, read once from the sources: the renderers
@@ -58,4 +76,6 @@ export interface StabilitySnapshot {
     /** Its samples, in exposition order. */
     readonly samples: readonly ExporterSample[]
   }[]
+  /** The score histograms; absent (a snapshot made elsewhere) means none. */
+  readonly scoreHistograms?: ScoreHistogramsSnapshot
 }

@@ -114,6 +114,37 @@ export const CASES = {
       }
     }
   },
+  'tick-histogram': (m) => {
+    const tracker = new m.StabilityTracker({ scoreBuckets: m.DEFAULT_SCORE_BUCKETS })
+    return () => {
+      for (let i = 0; i < TICKS; i++) {
+        const n = cursor++
+        tracker.tick(scores[n & (SCORES - 1)], (n & 1023) === 1023)
+      }
+    }
+  },
+  'registry-tick-histogram': (m) => {
+    const windows = new m.StabilityWindows({ tracker: { scoreBuckets: m.DEFAULT_SCORE_BUCKETS } })
+    for (const id of ids) windows.acquire(id)
+    return () => {
+      for (let i = 0; i < TICKS; i++) {
+        const n = cursor++
+        const k = windowOf[n & 0xffff]
+        windows.tick(ids[k], scores[perWindow[k]++ & (SCORES - 1)], (n & 1023) === 1023)
+      }
+    }
+  },
+  'registry-handle-tick-histogram': (m) => {
+    const windows = new m.StabilityWindows({ tracker: { scoreBuckets: m.DEFAULT_SCORE_BUCKETS } })
+    const handles = ids.map((id) => windows.acquire(id))
+    return () => {
+      for (let i = 0; i < TICKS; i++) {
+        const n = cursor++
+        const k = windowOf[n & 0xffff]
+        handles[k].tick(scores[perWindow[k]++ & (SCORES - 1)], (n & 1023) === 1023)
+      }
+    }
+  },
   'registry-handle-tick': (m) => {
     const windows = new m.StabilityWindows()
     const handles = ids.map((id) => windows.acquire(id))

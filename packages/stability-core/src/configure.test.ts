@@ -132,7 +132,7 @@ describe('configure on a live tracker or filter', () => {
     const tracker = new StabilityTracker()
     expect(() => { tracker.configure({ emaDecay: 1 }); }).toThrow(new RangeError('StabilityTracker: option "emaDecay" must be a number in [0, 1); got 1'))
     expect(() => { tracker.configure({ minStableTicks: 10, degradationThreshold: 0 }); }).toThrow(/"degradationThreshold" must be a number in \(0, 1\]; got 0/)
-    expect(() => { tracker.configure({ clock: () => 0 } as never); }).toThrow(new RangeError('StabilityTracker.configure: unknown option "clock"; known options: minStableTicks, emaDecay, cooldownBase, cooldownMaxTicks, degradationThreshold'))
+    expect(() => { tracker.configure({ clock: () => 0 } as never); }).toThrow(new RangeError('StabilityTracker.configure: unknown option "clock"; known options: minStableTicks, emaDecay, cooldownBase, cooldownMaxTicks, degradationThreshold, scoreBuckets'))
     expect(tracker.config.minStableTicks).toBe(100)
   })
 

@@ -35,6 +35,7 @@ export {
   modeForEma,
   type FabMode,
 } from './modes.js'
+export { DEFAULT_SCORE_BUCKETS, MAX_SCORE_BUCKETS, type ScoreHistogram } from './score-histogram.js'
 export { SnapshotError } from './snapshot-error.js'
 export {
   HOUR_MS,

@@ -36,8 +36,8 @@ async function run(i: number): Promise<string[]> {
 }
 
 describe('README: transitions, pins and run-time config', () => {
-  it('has the four examples', () => {
-    expect(blocks).toHaveLength(4)
+  it('has the five examples', () => {
+    expect(blocks).toHaveLength(5)
   })
 
   it('events', async () => {
@@ -76,5 +76,15 @@ describe('README: transitions, pins and run-time config', () => {
         { match: 'cpu', hysteresis: { rateLimitTicks: 100 } },
       ]),
     ])
+  })
+
+  it('score histogram', async () => {
+    const lines = await run(4)
+    expect(lines.slice(0, 2)).toEqual([
+      JSON.stringify({ buckets: [0.25, 0.5, 1], counts: [1, 2, 4, 4], sum: 2.5, count: 4 }),
+      JSON.stringify([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]),
+    ])
+    expect(lines[2]).toMatch(/^StabilityWindows\.configure: option "tracker\.scoreBuckets" must be absent: every window shares the registry's buckets, /)
+    expect(lines).toHaveLength(3)
   })
 })

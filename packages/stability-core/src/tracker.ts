@@ -20,8 +20,9 @@ import {
   modeName,
   type TrackerParams,
 } from './state.js'
+import { ScoreHistogramState, sameBuckets, scoreBucketsOption, type ScoreHistogram } from './score-histogram.js'
 import { Emitter, transition, type TransitionListener } from './transitions.js'
-import { booleanOption, checkOptionKeys, describeValue, functionOption, numberOption, restoreOptions } from './validate.js'
+import { booleanOption, checkOptionKeys, describeValue, functionOption, numberOption, rangeError, restoreOptions } from './validate.js'
 
 /** Options of {@link StabilityTracker}. Every field is validated at construction. */
 export interface StabilityTrackerOptions {
@@ -39,6 +40,15 @@ export interface StabilityTrackerOptions {
   clock?: Clock
   /** Throw a `RangeError` on an invalid sample instead of ignoring and counting it. Default false. */
   strict?: boolean
+  /**
+   * Upper bounds of a histogram of the instantaneous score, observed on
+   * every accepted tick (see {@link StabilityTracker.getScoreHistogram});
+   * `+Inf` is implied. Non-empty, at most 64 finite numbers, strictly
+   * increasing. Opt-in: without it there is no histogram and the tick costs
+   * what it cost before. `DEFAULT_SCORE_BUCKETS` is a sensible choice.
+   * Once set, the bounds cannot change (counts in place cannot be re-bucketed).
+   */
+  scoreBuckets?: readonly number[]
 }
 
 /** The validated, JSON-safe configuration of a tracker (no clock). */
@@ -53,6 +63,8 @@ export interface StabilityTrackerConfig {
   readonly cooldownMaxTicks: number
   /** {@inheritDoc StabilityTrackerOptions.degradationThreshold} */
   readonly degradationThreshold: number
+  /** Upper bounds of the score histogram; absent when there is none. */
+  readonly scoreBuckets?: readonly number[]
 }
 
 /** The reference implementation's defaults. */
@@ -131,6 +143,15 @@ export interface StabilityTrackerSnapshot {
     readonly clampedSamples: number
     /** Degradation events in the last hour as `[ageMs, count]`, oldest first, ages taken when the snapshot was made. */
     readonly events: readonly (readonly [number, number])[]
+    /** The score histogram, present exactly when `config.scoreBuckets` is: per-bucket (not cumulative) counts, `+Inf` last. */
+    readonly scoreHistogram?: {
+      /** Ticks per bucket of `config.scoreBuckets`, `+Inf` last (not cumulative). */
+      readonly counts: readonly number[]
+      /** The sum of the observed scores. */
+      readonly sum: number
+      /** The number of observed scores. */
+      readonly count: number
+    }
   }
 }
 
@@ -145,7 +166,9 @@ export interface StabilityTrackerRestoreOptions {
 const OWNER = 'StabilityTracker'
 /** The `format` field of every {@link StabilityTrackerSnapshot}. */
 export const TRACKER_SNAPSHOT_FORMAT = 'auris.stability-tracker'
-const CONFIG_KEYS = ['minStableTicks', 'emaDecay', 'cooldownBase', 'cooldownMaxTicks', 'degradationThreshold'] as const
+/** Config keys every snapshot has. */
+const REQUIRED_CONFIG_KEYS = ['minStableTicks', 'emaDecay', 'cooldownBase', 'cooldownMaxTicks', 'degradationThreshold'] as const
+const CONFIG_KEYS = [...REQUIRED_CONFIG_KEYS, 'scoreBuckets'] as const
 /** A config key of earlier versions (the events-per-hour history size), accepted and ignored in snapshots. */
 const LEGACY_CONFIG_KEY = 'maxEventHistory'
 /** Most `[ageMs, count]` pairs a snapshot may hold: 61 buckets, or an earlier version's history (at most 1e6 instants). */
@@ -163,6 +186,12 @@ export type StabilityTrackerChange = Partial<StabilityTrackerConfig>
  */
 export function changeTrackerConfig(current: StabilityTrackerConfig, change: unknown, owner = `${OWNER}.configure`): StabilityTrackerConfig {
   const o = checkOptionKeys(owner, change, CONFIG_KEYS)
+  if (o.scoreBuckets !== undefined && current.scoreBuckets !== undefined) {
+    const wanted = scoreBucketsOption(owner, 'scoreBuckets', o.scoreBuckets)
+    if (!sameBuckets(wanted, current.scoreBuckets)) {
+      throw rangeError(owner, 'scoreBuckets', o.scoreBuckets, `the bounds in force (${current.scoreBuckets.join(', ')}): counts already made cannot be re-bucketed`)
+    }
+  }
   return Object.freeze(resolveTrackerConfig({ ...current, ...o }))
 }
 
@@ -184,6 +213,7 @@ const MAX_COUNT = Number.MAX_SAFE_INTEGER
 export function resolveTrackerConfig(options?: StabilityTrackerOptions): StabilityTrackerConfig {
   const o = checkOptionKeys(OWNER, options, OPTION_KEYS)
   const d = TRACKER_DEFAULTS
+  const scoreBuckets = scoreBucketsOption(OWNER, 'scoreBuckets', o.scoreBuckets)
   return {
     minStableTicks: numberOption(OWNER, 'minStableTicks', o.minStableTicks, d.minStableTicks, { min: 1, max: 1e9, integer: true }),
     emaDecay: numberOption(OWNER, 'emaDecay', o.emaDecay, d.emaDecay, { min: 0, max: 1, maxExclusive: true }),
@@ -194,6 +224,8 @@ export function resolveTrackerConfig(options?: StabilityTrackerOptions): Stabili
       max: 1,
       minExclusive: true,
     }),
+    // Only when set: a config without a histogram keeps the shape (and JSON) it always had.
+    ...(scoreBuckets === undefined ? {} : { scoreBuckets }),
   }
 }
 
@@ -272,8 +304,12 @@ export class StabilityTracker {
   private invalid = 0
   private clamped = 0
   private emitter: Emitter | null = null
-  /** A listener is subscribed: tick() takes the observed path. */
+  /** A listener is subscribed, or a score histogram is kept: tick() takes the observed path. */
   private observed = false
+  /** A listener is subscribed. */
+  private listening = false
+  /** The score histogram, when `scoreBuckets` is set. */
+  private hist: ScoreHistogramState | null = null
   private host: TrackerHost | null = null
 
   /**
@@ -297,6 +333,10 @@ export class StabilityTracker {
     this.s = binding?.state ?? new Float64Array(TRACKER_SLOTS)
     this.o = binding?.offset ?? 0
     initTracker(this.s, this.o)
+    if (setup.config.scoreBuckets !== undefined) {
+      this.hist = new ScoreHistogramState(setup.config.scoreBuckets)
+      this.observed = true
+    }
   }
 
   /**
@@ -326,11 +366,28 @@ export class StabilityTracker {
       score = this.sanitize(score, degraded)
       if (score !== score) return false
     }
+    if (!this.listening) {
+      // A histogram and no listener: no mode comparison to make.
+      if (stepTracker(this.s, this.o, this.p, score, degraded)) this.recordEvent()
+      this.observeScore()
+      return true
+    }
     const before = emaIndex(this.s[this.o + T_EMA] as number)
     const event = stepTracker(this.s, this.o, this.p, score, degraded)
     if (event) this.recordEvent()
+    this.observeScore()
     this.observe(before, event)
     return true
+  }
+
+  /**
+   * Adds the score of the step just taken to the histogram, if there is one.
+   *
+   * @internal
+   */
+  observeScore(): void {
+    const h = this.hist
+    if (h !== null) h.observeAt(this.s, this.o, this.p.minStableTicks)
   }
 
   /**
@@ -383,7 +440,8 @@ export class StabilityTracker {
    */
   onTransition(listener: TransitionListener): () => void {
     this.emitter ??= new Emitter(OWNER, (active) => {
-      this.observed = active
+      this.listening = active
+      this.observed = active || this.hist !== null
       this.host?.watch(active ? 1 : -1)
     })
     return this.emitter.subscribe(listener)
@@ -401,9 +459,9 @@ export class StabilityTracker {
    * @internal
    */
   bind(host: TrackerHost | null): void {
-    if (this.observed) this.host?.watch(-1)
+    if (this.listening) this.host?.watch(-1)
     this.host = host
-    if (this.observed) host?.watch(1)
+    if (this.listening) host?.watch(1)
   }
 
   /** The validated configuration (replaced by {@link StabilityTracker.configure}). */
@@ -426,7 +484,12 @@ export class StabilityTracker {
    * ```
    */
   configure(change: StabilityTrackerChange): void {
-    this.reconfigure(changeTrackerConfig(this.cfg, change))
+    const config = changeTrackerConfig(this.cfg, change)
+    if (this.host !== null && this.hist === null && config.scoreBuckets !== undefined) {
+      // The registry decides which of its windows take the observed path: a histogram is a registry option.
+      throw rangeError(`${OWNER}.configure`, 'scoreBuckets', change.scoreBuckets, 'absent on a registry window: set tracker.scoreBuckets on the registry (StabilityWindows.configure)')
+    }
+    this.reconfigure(config)
   }
 
   /** @internal */
@@ -435,8 +498,49 @@ export class StabilityTracker {
     const o = this.o
     const count = s[o + T_COUNT] as number
     if (count > 0) s[o + T_COOLDOWN] = Math.min(s[o + T_COOLDOWN] as number, cooldownFor(params, count))
+    // A histogram, once kept, stays: a config without buckets does not drop counts already exported.
+    if (this.hist !== null && config.scoreBuckets === undefined) config = Object.freeze({ ...config, scoreBuckets: this.hist.bounds })
+    else if (this.hist === null && config.scoreBuckets !== undefined) {
+      // Enabled on a live tracker: counting starts now.
+      this.hist = new ScoreHistogramState(config.scoreBuckets)
+      this.observed = true
+    }
     this.cfg = config
     this.p = params
+  }
+
+  /** Upper bounds of the score histogram, or `null` without one. */
+  get scoreBuckets(): readonly number[] | null {
+    return this.hist?.bounds ?? null
+  }
+
+  /**
+   * The score histogram: one observation of the instantaneous score per
+   * accepted tick since the histogram was enabled, cumulative counts as
+   * Prometheus exposes them. Life-time: `reset()` keeps it. `null` when
+   * the tracker has no `scoreBuckets`.
+   *
+   * @example
+   * ```ts
+   * const tracker = new StabilityTracker({ minStableTicks: 4, scoreBuckets: [0.25, 0.5, 1] })
+   * for (let i = 0; i < 4; i++) tracker.tick(0.9) // scores 0.25, 0.5, 0.75, 1
+   * tracker.getScoreHistogram() // { buckets: [0.25, 0.5, 1], counts: [1, 2, 4, 4], sum: 2.5, count: 4 }
+   * ```
+   */
+  getScoreHistogram(): ScoreHistogram | null {
+    return this.hist?.read() ?? null
+  }
+
+  /**
+   * Writes the histogram without allocating, for a collector reading many
+   * trackers per scrape: the `buckets.length + 1` cumulative counts (`+Inf`
+   * last), then the sum, then the count, from `out[offset]` on. Returns the
+   * offset after the last value written, or `-1` (nothing written) when the
+   * tracker has no histogram.
+   */
+  readScoreHistogram(out: Float64Array | number[], offset = 0): number {
+    const h = this.hist
+    return h === null ? -1 : h.writeTo(out, offset)
   }
 
   /** The state after the last sample. One allocation: the returned object. */
@@ -544,7 +648,7 @@ export class StabilityTracker {
    * Starts a new session: stable ticks, EMA, cool-down, event count and the
    * events-per-hour window go back to their initial values. Life-time
    * counters (`totalDegradations`, `ticks`, `invalidSamples`,
-   * `clampedSamples`) are kept, so a Prometheus counter fed from them never
+   * `clampedSamples`, the score histogram) are kept, so a Prometheus counter fed from them never
    * goes backwards.
    */
   reset(): void {
@@ -560,7 +664,7 @@ export class StabilityTracker {
     return {
       format: TRACKER_SNAPSHOT_FORMAT,
       version: 1,
-      config: { ...this.cfg },
+      config: this.cfg.scoreBuckets === undefined ? { ...this.cfg } : { ...this.cfg, scoreBuckets: [...this.cfg.scoreBuckets] },
       state: {
         stableTicks: s[o + T_STABLE] as number,
         degradationCount: s[o + T_COUNT] as number,
@@ -572,6 +676,7 @@ export class StabilityTracker {
         invalidSamples: this.invalid,
         clampedSamples: this.clamped,
         events: this.events.toAges(this.clock()),
+        ...(this.hist === null ? {} : { scoreHistogram: { counts: Array.from(this.hist.counts), sum: this.hist.sum, count: this.hist.count } }),
       },
     }
   }
@@ -610,6 +715,13 @@ export class StabilityTracker {
     this.invalid = state.invalidSamples
     this.clamped = state.clampedSamples
     this.events.loadAges(state.events, this.clock())
+    const h = this.hist
+    const saved = state.scoreHistogram
+    if (h !== null && saved !== undefined) {
+      h.counts.set(saved.counts)
+      h.sum = saved.sum
+      h.count = saved.count
+    }
   }
 
   /**
@@ -709,7 +821,42 @@ export function readTrackerSnapshot(snapshot: unknown): ValidatedTrackerState {
   if (state.cooldownRemaining > 0 && stableTicks > 0) throw r.fail('state.stableTicks', 'must be 0 during a cool-down, as every run produces')
   if (state.lastScore !== null && ticks === 0) throw r.fail('state.lastScore', 'must be null before the first tick')
   if (ticks === 0 && state.ema !== 1) throw r.fail('state.ema', 'must be 1 before the first tick')
-  return state
+  const histogram = readScoreHistogram(r, s.scoreHistogram, config.scoreBuckets, ticks)
+  return histogram === undefined ? state : { ...state, scoreHistogram: histogram }
+}
+
+/** Validates a snapshot's score histogram against the config's bounds. */
+function readScoreHistogram(
+  r: SnapshotReader,
+  value: unknown,
+  buckets: readonly number[] | undefined,
+  ticks: number,
+): { counts: number[]; sum: number; count: number } | undefined {
+  const path = 'state.scoreHistogram'
+  if (buckets === undefined) {
+    if (value !== undefined) throw r.fail(path, 'must be absent: config.scoreBuckets is not set')
+    return undefined
+  }
+  if (value === undefined) throw r.fail(path, 'is missing while config.scoreBuckets is set')
+  const h = r.object(value, path)
+  const raw = h.counts
+  if (!Array.isArray(raw) || raw.length !== buckets.length + 1) {
+    throw r.fail(`${path}.counts`, `must be an array of ${String(buckets.length + 1)} per-bucket counts (one per bound, then +Inf)`)
+  }
+  // Every observation is an accepted tick.
+  const count = r.number(h, 'count', path, 0, ticks, true)
+  const counts: number[] = []
+  let total = 0
+  for (let i = 0; i < raw.length; i++) {
+    const n: unknown = raw[i]
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw r.fail(`${path}.counts[${String(i)}]`, 'must be an integer >= 0')
+    total += n
+    counts.push(n)
+  }
+  if (total !== count) throw r.fail(`${path}.counts`, `add up to ${String(total)}, not count (${String(count)})`)
+  // Scores are in [0, 1]: the sum lies in [0, count] (a float sum may round past it by a hair).
+  const sum = r.number(h, 'sum', path, 0, count * (1 + 1e-9))
+  return { counts, sum, count }
 }
 
 /**
@@ -719,13 +866,14 @@ export function readTrackerSnapshot(snapshot: unknown): ValidatedTrackerState {
  */
 export function readTrackerConfig(r: SnapshotReader, value: unknown, path: string): StabilityTrackerConfig {
   const raw = r.object(value, path)
-  for (const key of CONFIG_KEYS) {
+  for (const key of REQUIRED_CONFIG_KEYS) {
     if (raw[key] === undefined) throw r.fail(`${path}.${key}`, 'is missing')
   }
   const { [LEGACY_CONFIG_KEY]: _legacy, ...rest } = raw
   try {
     return resolveTrackerConfig(checkOptionKeys(OWNER, rest, CONFIG_KEYS))
   } catch (error) {
-    throw r.fail(path, (error as Error).message)
+    const message = (error as Error).message
+    throw r.fail(message.includes('"scoreBuckets') ? `${path}.scoreBuckets` : path, message)
   }
 }

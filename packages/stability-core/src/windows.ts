@@ -163,8 +163,10 @@ class Slot implements StabilityWindow {
   seen = 0
   /** Cleared when the window leaves its registry: its block may then belong to another window. */
   alive = true
-  /** The registry has listeners, pins or overrides: take the observed path. A field of its own, so the fast path loads nothing more. */
+  /** The registry has listeners, pins, overrides or a score histogram: take the observed path. A field of its own, so the fast path loads nothing more. */
   slow = false
+  /** The registry has listeners, pins or overrides (not only a histogram): the observed path compares modes. */
+  watching = false
 
   constructor(
     readonly id: string,
@@ -201,12 +203,20 @@ class Slot implements StabilityWindow {
       score = this.tracker.sanitize(score, degraded)
       if (score !== score) return true
     }
+    if (!this.watching) {
+      // Only a histogram to feed: no modes to compare.
+      const result = stepWindow(this.state, this.offset, this.tp, this.hp, score, degraded)
+      if (result !== 0) this.afterStep(result)
+      this.tracker.observeScore()
+      return true
+    }
     const s = this.state
     const o = this.offset
     const before = emaIndex(s[o + 3] as number)
     const own = s[o + BLOCK_HYSTERESIS] as number
     const result = stepWindow(s, o, this.tp, this.hp, score, degraded)
     if (result !== 0) this.afterStep(result)
+    this.tracker.observeScore()
     const event = (result & WINDOW_EVENT) !== 0
     this.tracker.observe(before, event)
     const filter = this.hysteresis
@@ -249,6 +259,11 @@ function compileOverride(owner: string, value: unknown, base: WindowConfig): Rul
   const match = o.match as string
   const override: { match: string; tracker?: StabilityTrackerChange; hysteresis?: HysteresisChange } = { match }
   if (o.tracker !== undefined) {
+    const buckets: unknown = typeof o.tracker === 'object' && o.tracker !== null ? (o.tracker as Record<string, unknown>).scoreBuckets : undefined
+    if (buckets !== undefined) {
+      // Quantiles and sums across windows (and workers) need one set of buckets: they are a registry-wide setting.
+      throw rangeError(owner, 'tracker.scoreBuckets', buckets, 'absent: every window shares the registry\'s buckets, so set tracker.scoreBuckets on the registry (or configure() without a pattern)')
+    }
     changeTrackerConfig(base.tracker, o.tracker, owner)
     override.tracker = { ...(o.tracker as StabilityTrackerChange) }
   }
@@ -310,8 +325,10 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
   /** @internal */
   private hp: HysteresisParams | null
   private rules: readonly Rule[] = []
-  /** Listeners, pins or overrides: ticks take the observed path. */
+  /** Listeners, pins, overrides or a histogram: ticks take the observed path. */
   private slow = false
+  /** Listeners, pins or overrides: the observed path compares modes. */
+  private watching = false
   /** Trackers and filters of live windows with a listener or a pin. */
   private watched = 0
   private readonly emitter: Emitter
@@ -370,10 +387,16 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
   }
 
   private refresh(): void {
-    const slow = this.emitter.active || this.watched > 0 || this.rules.length > 0
-    if (slow === this.slow) return
+    const watching = this.emitter.active || this.watched > 0 || this.rules.length > 0
+    // A score histogram is observed on the observed path too, so without one the fast path stays as it was.
+    const slow = watching || this.trackers.config.scoreBuckets !== undefined
+    if (slow === this.slow && watching === this.watching) return
     this.slow = slow
-    for (const slot of this.live) slot.slow = slow
+    this.watching = watching
+    for (const slot of this.live) {
+      slot.slow = slow
+      slot.watching = watching
+    }
   }
 
   private watch(delta: number): void {
@@ -812,6 +835,7 @@ export class StabilityWindows implements Iterable<StabilityWindow> {
       this.trackers.clock,
     )
     slot.slow = this.slow
+    slot.watching = this.watching
     this.live.push(slot)
     this.byIndex[k] = slot
     this.byId.set(id, k)
@@ -867,5 +891,7 @@ function sameConfig(a: object, b: object): boolean {
   const x = a as Record<string, unknown>
   const y = b as Record<string, unknown>
   const keys = Object.keys(x)
-  return keys.length === Object.keys(y).length && keys.every((key) => Object.is(x[key], y[key]))
+  const same = (p: unknown, q: unknown): boolean =>
+    Object.is(p, q) || (Array.isArray(p) && Array.isArray(q) && p.length === q.length && p.every((v, i) => Object.is(v, q[i])))
+  return keys.length === Object.keys(y).length && keys.every((key) => same(x[key], y[key]))
 }
