@@ -42,7 +42,7 @@ export interface StabilityTrackerOptions {
   strict?: boolean
   /**
    * Upper bounds of a histogram of the instantaneous score, observed on
-   * every accepted tick (see {@link StabilityTracker.getScoreHistogram});
+   * every accepted tick (read with `tracker.getScoreHistogram()`);
    * `+Inf` is implied. Non-empty, at most 64 finite numbers, strictly
    * increasing. Opt-in: without it there is no histogram and the tick costs
    * what it cost before. `DEFAULT_SCORE_BUCKETS` is a sensible choice.
