@@ -45,8 +45,8 @@ async function run(block: string, name: string): Promise<void> {
 }
 
 describe('README', () => {
-  it('has five TypeScript blocks, and each runs as written on its own (metrics flag on)', async () => {
-    expect(blocks).toHaveLength(5)
+  it('has six TypeScript blocks, and each runs as written on its own (metrics flag on)', async () => {
+    expect(blocks).toHaveLength(6)
     gateway = await startPushgateway()
     vi.stubEnv('AURIS_METRICS_EXP', 'on')
     for (const [i, block] of blocks.entries()) await run(block, `block-${String(i)}`)
