@@ -99,7 +99,7 @@ export interface RuleProbe {
  * ```
  */
 export function alertRules(options: AlertOptions = {}): RuleFile {
-  return { groups: [buildGroup(options).group] }
+  return { groups: [buildGroup(options).group, sloGroup(options).group] }
 }
 
 /**
@@ -107,7 +107,7 @@ export function alertRules(options: AlertOptions = {}): RuleFile {
  * threshold), to check against a real Prometheus that each can return data.
  */
 export function alertProbes(options: AlertOptions = {}): RuleProbe[] {
-  return buildGroup(options).probes
+  return [...buildGroup(options).probes, ...sloGroup(options).probes]
 }
 
 function buildGroup(options: AlertOptions): { group: RuleGroup; probes: RuleProbe[] } {
@@ -197,4 +197,61 @@ function buildGroup(options: AlertOptions): { group: RuleGroup; probes: RuleProb
     { alert: 'HysteresisStuck', series: [desiredChanges, effectiveChanges] },
   ]
   return { group: { name: 'atlas-stability', interval: duration('interval', options.interval ?? '30s'), rules }, probes }
+}
+
+// The SLO options are declared next to the group they configure (interface merging), apart from
+// the other groups' options.
+/** Options of the `atlas-stability-slo` group (see {@link alertRules}). */
+export interface AlertOptions {
+  /** `StabilitySloBreached` looks at this quantile of the stability score, in [0, 1]. Default 0.5 (p50, the CI gate of the note). */
+  sloQuantile?: number
+  /** … and fires when it is below this objective, in [0, 1]. Default 0.8 (the FAB2 boundary). */
+  sloObjective?: number
+  /** … computed from the score histogram over this window. Default `1h`. */
+  sloWindow?: string
+  /** … for this long. Default `5m`. */
+  sloFor?: string
+}
+
+function fraction(name: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1) {
+    throw new RangeError(`alertRules: option "${name}" must be a finite number in [0, 1]; got ${String(value)}`)
+  }
+  return value
+}
+
+/**
+ * The SLO group: the stability score's quantile per window, from the score
+ * histogram (`…stability_score_bucket`, the tracker's `scoreBuckets`), over
+ * a trailing window. Buckets of every process exporting a window are summed
+ * before the quantile is taken: the SLO is over all the window's ticks,
+ * whichever process ran them (a quantile of quantiles would mean nothing).
+ */
+function sloGroup(options: AlertOptions): { group: RuleGroup; probes: RuleProbe[] } {
+  // The histogram's series are the score family's name plus `_bucket`, `_sum`, `_count`.
+  const bucket = `${metricNames(options.prefix ?? DEFAULT_PREFIX).stability_score}_bucket`
+  const q = fraction('sloQuantile', options.sloQuantile ?? 0.5)
+  const objective = fraction('sloObjective', options.sloObjective ?? 0.8)
+  const window = duration('sloWindow', options.sloWindow ?? '1h')
+  const base = options.runbookBase ?? DEFAULT_RUNBOOK_BASE
+  const label = `p${String(Math.round(q * 1000) / 10)}`
+  const quantile = `histogram_quantile(${String(q)}, sum by (window_id, le) (rate(${bucket}[${window}])))`
+  const rule: AlertRule = {
+    alert: 'StabilitySloBreached',
+    expr: `${quantile} < ${String(objective)}`,
+    for: duration('sloFor', options.sloFor ?? '5m'),
+    labels: { severity: 'warning' },
+    annotations: {
+      summary: `Stability SLO breached on window {{ $labels.window_id }}: ${label} of the score below ${String(objective)} over ${window}`,
+      description:
+        `The ${label} of the stability score of window {{ $labels.window_id }} over the last ${window} is {{ $value | printf "%.3f" }} ` +
+        `(all processes exporting it, estimated from the histogram buckets), below the objective of ${String(objective)}: ` +
+        `more than ${String(Math.round(q * 1000) / 10)} % of its ticks scored below ${String(objective)}.`,
+      runbook_url: `${base}#runbook-stabilityslobreached`,
+    },
+  }
+  return {
+    group: { name: 'atlas-stability-slo', interval: duration('interval', options.interval ?? '30s'), rules: [rule] },
+    probes: [{ alert: 'StabilitySloBreached', series: [quantile] }],
+  }
 }
