@@ -34,12 +34,15 @@ async function run(options: RunOptions): Promise<number> {
   const env = probeEnv(options.metrics)
 
   if (options.hysteresis) {
-    const result = runHysteresisProbe(exporter, env)
+    const transitions = new TransitionLog()
+    const result = runHysteresisProbe(exporter, env, (event) => {
+      transitions.add(event)
+    })
     const lines = options.snapshot && exporter !== null ? sampleLines(await exporter.metrics()) : null
     const checks = checkHysteresis(result, lines)
     const ok = checks.every((c) => c.ok)
     if (options.json) {
-      out(`${JSON.stringify({ ...result, snapshot: lines, checks, ok }, null, 2)}\n`)
+      out(`${JSON.stringify({ ...result, snapshot: lines, checks, transitions: transitions.report, ok }, null, 2)}\n`)
     } else {
       out('Anti-chatter probe: 50 x FAB2, 25 x (FAB1, FAB2), 50 x FAB1; dwellTicks 50, rateLimitTicks 1000\n\n')
       out(`${formatHysteresis(result)}\n\nFinal filter state:\n${formatMetrics(result.final)}\n`)

@@ -229,11 +229,14 @@ export interface HysteresisResult {
   final: HysteresisMetrics
 }
 
-/** Feeds the chattering desire through the hysteresis hook (and the exporter, when given). */
-export function runHysteresisProbe(exporter?: StabilityExporter | null, env = probeEnv(true)): HysteresisResult {
+/** Feeds the chattering desire through the hysteresis hook (and the exporter, when given); `onTransition` sees the filter's transitions. */
+export function runHysteresisProbe(exporter?: StabilityExporter | null, env = probeEnv(true), onTransition?: (event: TransitionEvent) => void): HysteresisResult {
   const core = new SimulatedFabCore(REFERENCE_SCENARIO)
   const hysteresis = attachHysteresis(core, { ...HYSTERESIS_SCENARIO, clock: () => 0, env })
   if (hysteresis === null) throw new Error('AURIS_HYSTERESIS is off: the probe needs it on')
+  if (onTransition !== undefined) hysteresis.onTransition((e) => {
+    onTransition({ ...e, windowId: 'global' })
+  })
   const desired = chatteringDesire()
   let desiredSwitches = 0
   let effectiveSwitches = 0

@@ -249,6 +249,19 @@ describe('probe --slo and --json, as a process', () => {
     expect(t.events).toEqual(events)
   })
 
+  it('--hysteresis --json carries the filter’s transitions: 26 held changes, then the one switch', () => {
+    const r = spawnSync(process.execPath, [cli, '--hysteresis', '--json'], { encoding: 'utf8' })
+    expect(r.status).toBe(0)
+    const t = (JSON.parse(r.stdout) as { transitions: { total: number; byKind: unknown; events: TransitionEvent[]; truncated: boolean } }).transitions
+    expect(t).toMatchObject({ total: 27, byKind: { recommended: 0, effective: 1, held: 26 }, truncated: false })
+    // The desired mode turns to FAB1 at ticks 50, 52, ..., 98 (each time held anew after FAB2 came back) and
+    // for good at 100; the dwell of 50 ticks lets it through at 149.
+    const held = t.events.filter((e) => e.kind === 'held')
+    expect(held.map((e) => e.tick)).toEqual([...Array.from({ length: 25 }, (_, i) => 50 + 2 * i), 100])
+    expect(held.every((e) => e.from === 'FAB2' && e.to === 'FAB1' && e.held === 'dwell' && e.windowId === 'global')).toBe(true)
+    expect(t.events[26]).toEqual({ kind: 'effective', windowId: 'global', from: 'FAB2', to: 'FAB1', reason: 'desired', held: null, ema: null, score: null, tick: 149, oscillation: false })
+  })
+
   it('--json without --slo: no objectives, ok as the checks', () => {
     const out = JSON.parse(run('--json').stdout) as { ok: boolean; slo: { objectives: unknown[]; ok: boolean; all: unknown }; transitions: { total: number; byKind: unknown } }
     expect(out.ok).toBe(true)
