@@ -1,8 +1,8 @@
 import { attach, attachHysteresis, maybeHyst, type AttachedTracker } from '@auris/fab-hook'
 import { FAMILIES, METRIC_NAMES, type StabilityExporter } from '@auris/prom-exporter'
 import { Hysteresis, MODE_TO_NUMERIC, modeForEma, type FabMode, type HysteresisMetrics, type StabilityMetrics } from '@auris/stability-core'
-import type { TransitionEvent } from '@auris/stability-core'
 import { seededRandom } from './random.js'
+import type { TransitionEvent } from '@auris/stability-core'
 
 /** The flags the probe turns on for itself, as the reference probe does. */
 export function probeEnv(metrics: boolean): Record<string, string> {
