@@ -236,6 +236,10 @@ function sloGroup(options: AlertOptions): { group: RuleGroup; probes: RuleProbe[
   const base = options.runbookBase ?? DEFAULT_RUNBOOK_BASE
   const label = `p${String(Math.round(q * 1000) / 10)}`
   const quantile = `histogram_quantile(${String(q)}, sum by (window_id, le) (rate(${bucket}[${window}])))`
+  // The process with the lowest quantile of its own ticks: `instance` (or `job` for a series without
+  // one) and the cluster's `worker`, `unknown` when none is left; `%q` takes the quoted window id.
+  const perProcess = `histogram_quantile(${String(q)}, sum by (instance, job, worker, le) (rate(${bucket}{window_id=%q}[${window}])))`
+  const worst = `{{ with query (printf "bottomk(1, ${perProcess})" $labels.window_id) }}{{ with first . }}{{ with .Labels.instance }}{{ . }}{{ else }}job {{ .Labels.job }}{{ end }}{{ with .Labels.worker }} (worker {{ . }}){{ end }}{{ end }}{{ else }}unknown{{ end }}`
   const rule: AlertRule = {
     alert: 'StabilitySloBreached',
     expr: `${quantile} < ${String(objective)}`,
@@ -248,6 +252,7 @@ function sloGroup(options: AlertOptions): { group: RuleGroup; probes: RuleProbe[
         `(all processes exporting it, estimated from the histogram buckets), below the objective of ${String(objective)}: ` +
         `more than ${String(Math.round(q * 1000) / 10)} % of its ticks scored below ${String(objective)}.`,
       runbook_url: `${base}#runbook-stabilityslobreached`,
+      worst_instance: worst,
     },
   }
   return {
