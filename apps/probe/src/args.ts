@@ -261,9 +261,11 @@ export function parseCommand(argv: readonly string[]): ProbeCommand {
     }
   }
   if (command === 'serve') {
-    for (const name of ['ticks', 'hysteresis', 'json', 'no-snapshot', 'report', 'slo']) if (v[name] !== undefined) throw new UsageError(`--${name} is an option of run`)
+    for (const name of ['ticks', 'hysteresis', 'json', 'no-snapshot', 'report']) if (v[name] !== undefined) throw new UsageError(`--${name} is an option of run`)
     const periodic = schedule(str('schedule'), 100, 'ticks of each 100-tick period')
     const prob = str('degrade-prob')
+    // A server runs until stopped: there is no end of run to judge.
+    if (v.slo !== undefined) throw new UsageError('--slo is an option of run')
     if (periodic !== null && prob !== undefined) throw new UsageError('--schedule and --degrade-prob exclude each other: give one')
     const stateFile = str('state-file')
     if (stateFile === '') throw new UsageError('--state-file needs a file name, such as state.json')

@@ -228,18 +228,20 @@ function fraction(name: string, value: number): number {
  * whichever process ran them (a quantile of quantiles would mean nothing).
  */
 function sloGroup(options: AlertOptions): { group: RuleGroup; probes: RuleProbe[] } {
-  // The histogram's series are the score family's name plus `_bucket`, `_sum`, `_count`.
+  // The histogram's series are the score family's name plus `_bucket`, `_sum`, `_count`. Only scraped
+  // series count: a series with a `run_id` label was pushed by a batch run, not ticked by a live window.
   const bucket = `${metricNames(options.prefix ?? DEFAULT_PREFIX).stability_score}_bucket`
   const q = fraction('sloQuantile', options.sloQuantile ?? 0.5)
   const objective = fraction('sloObjective', options.sloObjective ?? 0.8)
   const window = duration('sloWindow', options.sloWindow ?? '1h')
   const base = options.runbookBase ?? DEFAULT_RUNBOOK_BASE
   const label = `p${String(Math.round(q * 1000) / 10)}`
-  const quantile = `histogram_quantile(${String(q)}, sum by (window_id, le) (rate(${bucket}[${window}])))`
+  const quantile = `histogram_quantile(${String(q)}, sum by (window_id, le) (rate(${bucket}{run_id=""}[${window}])))`
   // The process with the lowest quantile of its own ticks: `instance` (or `job` for a series without
-  // one) and the cluster's `worker`, `unknown` when none is left; `%q` takes the quoted window id.
-  const perProcess = `histogram_quantile(${String(q)}, sum by (instance, job, worker, le) (rate(${bucket}{window_id=%q}[${window}])))`
-  const worst = `{{ with query (printf "bottomk(1, ${perProcess})" $labels.window_id) }}{{ with first . }}{{ with .Labels.instance }}{{ . }}{{ else }}job {{ .Labels.job }}{{ end }}{{ with .Labels.worker }} (worker {{ . }}){{ end }}{{ end }}{{ else }}unknown{{ end }}`
+  // one) and the cluster's `worker`, `unknown` when none is left; `%q` takes the quoted window id, and
+  // the format is a raw (backquoted) template string, so the selector's own quotes need no escaping.
+  const perProcess = `histogram_quantile(${String(q)}, sum by (instance, job, worker, le) (rate(${bucket}{run_id="",window_id=%q}[${window}])))`
+  const worst = `{{ with query (printf \`bottomk(1, ${perProcess})\` $labels.window_id) }}{{ with first . }}{{ with .Labels.instance }}{{ . }}{{ else }}job {{ .Labels.job }}{{ end }}{{ with .Labels.worker }} (worker {{ . }}){{ end }}{{ end }}{{ else }}unknown{{ end }}`
   const rule: AlertRule = {
     alert: 'StabilitySloBreached',
     expr: `${quantile} < ${String(objective)}`,

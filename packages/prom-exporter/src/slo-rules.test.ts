@@ -107,13 +107,13 @@ describe('the stability SLO rule', () => {
   it('is the p50 of the pooled histogram per window over 1h, below 0.8, for 5m, by default', () => {
     const rule = sloRule()
     expect(rule.alert).toBe('StabilitySloBreached')
-    expect(rule.expr).toBe('histogram_quantile(0.5, sum by (window_id, le) (rate(atlas_stability_score_bucket[1h]))) < 0.8')
+    expect(rule.expr).toBe('histogram_quantile(0.5, sum by (window_id, le) (rate(atlas_stability_score_bucket{run_id=""}[1h]))) < 0.8')
     expect(rule.for).toBe('5m')
     expect(rule.labels).toEqual({ severity: 'warning' })
     expect(rule.annotations.summary).toBe('Stability SLO breached on window {{ $labels.window_id }}: p50 of the score below 0.8 over 1h')
     expect(rule.annotations.runbook_url).toBe('https://www.npmjs.com/package/@auris/prom-exporter#runbook-stabilityslobreached')
     expect(alertRules().groups.map((g) => [g.name, g.interval])).toContainEqual(['atlas-stability-slo', '30s'])
-    expect(alertProbes().find((p) => p.alert === 'StabilitySloBreached')?.series).toEqual(['histogram_quantile(0.5, sum by (window_id, le) (rate(atlas_stability_score_bucket[1h])))'])
+    expect(alertProbes().find((p) => p.alert === 'StabilitySloBreached')?.series).toEqual(['histogram_quantile(0.5, sum by (window_id, le) (rate(atlas_stability_score_bucket{run_id=""}[1h])))'])
   })
 
   it('has its runbook section in the README', () => {
@@ -123,7 +123,7 @@ describe('the stability SLO rule', () => {
 
   it('takes another quantile, objective, window, prefix and runbook base', () => {
     const rule = sloRule({ sloQuantile: 0.95, sloObjective: 0.5, sloWindow: '6h', sloFor: '15m', prefix: 'fab_', runbookBase: 'https://runbooks.example/atlas' })
-    expect(rule.expr).toBe('histogram_quantile(0.95, sum by (window_id, le) (rate(fab_stability_score_bucket[6h]))) < 0.5')
+    expect(rule.expr).toBe('histogram_quantile(0.95, sum by (window_id, le) (rate(fab_stability_score_bucket{run_id=""}[6h]))) < 0.5')
     expect(rule.for).toBe('15m')
     expect(rule.annotations.summary).toBe('Stability SLO breached on window {{ $labels.window_id }}: p95 of the score below 0.5 over 6h')
     expect(rule.annotations.runbook_url).toBe('https://runbooks.example/atlas#runbook-stabilityslobreached')
