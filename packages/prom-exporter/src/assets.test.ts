@@ -97,7 +97,7 @@ describe('alert rules', () => {
     expect(rules[0]?.annotations.runbook_url).toBe('https://runbooks.example/atlas#runbook-stabilitylow')
     expect(() => alertRules({ stabilityFor: 'two minutes' })).toThrow(/"stabilityFor" must be a Prometheus duration/)
     expect(() => alertRules({ switchesPerSecondAbove: -1 })).toThrow(/"switchesPerSecondAbove" must be a finite number >= 0/)
-    expect(alertProbes().map((p) => p.alert)).toEqual(alertRules().groups.flatMap((g) => g.rules.map((r) => r.alert)))
+    expect(alertProbes().map((p) => p.alert)).toEqual([...rules.map((r) => r.alert), 'StabilitySloBreached'])
   })
 
   it('fire and stay quiet as intended (promtool test rules)', () => {
