@@ -4,17 +4,19 @@ import { REFERENCE_SCENARIO } from './simulation.js'
 
 describe('parseCommand', () => {
   it('defaults to the reference run', () => {
-    expect(parseCommand([])).toEqual({ command: 'run', scenario: REFERENCE_SCENARIO, hysteresis: false, json: false, snapshot: true, metrics: true, report: null })
+    expect(parseCommand([])).toEqual({ command: 'run', scenario: REFERENCE_SCENARIO, hysteresis: false, json: false, slo: [], snapshot: true, metrics: true, report: null })
     expect(parseCommand(['--', 'run'])).toMatchObject({ command: 'run' })
   })
 
   it('reads run options', () => {
     const c = parseCommand(['--ticks', '200', '--schedule', '5,7', '--windows', '3', '--seed', '4', '--degrade-prob', '0.5', '--json', '--no-snapshot', '--metrics', 'off', '--hysteresis'])
+    expect(parseCommand(['--slo', 'p50>=0.8,p95>0.5', '--slo=p99>=0.1'])).toMatchObject({ slo: [{ objective: 'p50>=0.8' }, { objective: 'p95>0.5' }, { objective: 'p99>=0.1' }] })
     expect(c).toEqual({
       command: 'run',
       scenario: { ...REFERENCE_SCENARIO, ticks: 200, schedule: [5, 7], windows: 3, seed: 4, degradeProbability: 0.5 },
       hysteresis: true,
       json: true,
+      slo: [],
       snapshot: false,
       metrics: false,
       report: null,

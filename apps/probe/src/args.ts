@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { PUSH_FLAGS, pushOptions, type PushOptions } from './push.js'
 import { REFERENCE_SCENARIO, type ScenarioOptions } from './simulation.js'
+import { SLO_QUANTILES, type SloObjective, type SloOperator, type SloQuantile } from './slo.js'
 
 export const HELP = `Usage: auris-probe [run] [options]
        auris-probe serve [options]
@@ -17,7 +18,12 @@ Prometheus snapshot and the checks.
   --windows N          windows to simulate: global, window-2, ..., in [1, 100000] (default 1)
   --hysteresis         the anti-chatter probe: 50 x FAB2, 25 x (FAB1, FAB2), 50 x FAB1,
                        dwellTicks 50, rateLimitTicks 1000
-  --json               print a machine-readable result instead of the table
+  --slo OBJECTIVE      a stability SLO the run must meet, such as p50>=0.8: quantile p50, p95
+                       or p99 of the per-tick stability scores, operator >=, >, <= or <,
+                       threshold in [0, 1]; every window must meet it (exit 1 otherwise).
+                       Repeat the flag or separate objectives with commas
+  --json               print a machine-readable result instead of the table (with the
+                       transitions and the score quantiles)
   --no-snapshot        leave out the Prometheus snapshot
   --metrics on|off     the AURIS_METRICS_EXP flag for this run (default on)
   --report FILE        also write an HTML report (charts of window "global", the checks)
@@ -87,6 +93,8 @@ export interface RunOptions {
   scenario: ScenarioOptions
   hysteresis: boolean
   json: boolean
+  /** Objectives of `--slo` (empty: none, the run is not gated). */
+  slo: readonly SloObjective[]
   snapshot: boolean
   metrics: boolean
   /** Write the HTML report here (null: none). */
@@ -153,6 +161,26 @@ export function schedule(text: string | undefined, max: number, what: string): n
   })
 }
 
+const OBJECTIVE = /^(p[0-9]+)\s*(>=|>|<=|<)\s*([0-9]+(?:\.[0-9]+)?)$/
+
+/** The objectives of every `--slo`, each comma-separated; `p50>=0.8`, `p99 > 0.5`. */
+export function sloObjectives(texts: readonly string[]): SloObjective[] {
+  return texts.flatMap((text) =>
+    text.split(',').map((part): SloObjective => {
+      const trimmed = part.trim()
+      const m = OBJECTIVE.exec(trimmed)
+      if (m === null) {
+        throw new UsageError(`--slo takes objectives such as p50>=0.8 (p50, p95 or p99; >=, >, <= or <; a plain decimal in [0, 1]), comma-separated or repeated; got ${show(trimmed)}${text.includes(',') ? ` in ${show(text)}` : ''}`)
+      }
+      const [, quantile, operator, number] = m as unknown as [string, string, SloOperator, string]
+      if (!(quantile in SLO_QUANTILES)) throw new UsageError(`--slo knows the quantiles p50, p95 and p99; got ${show(quantile)} in ${show(trimmed)}`)
+      const threshold = Number(number)
+      if (threshold > 1) throw new UsageError(`--slo thresholds are stability scores, in [0, 1]; got ${number} in ${show(trimmed)}`)
+      return { objective: `${quantile}${operator}${number}`, quantile: quantile as SloQuantile, operator, threshold }
+    }),
+  )
+}
+
 function onOff(text: string | undefined): boolean {
   if (text === undefined || text === 'on') return true
   if (text === 'off') return false
@@ -185,6 +213,7 @@ export function parseCommand(argv: readonly string[]): ProbeCommand {
         windows: { type: 'string' },
         hysteresis: { type: 'boolean' },
         json: { type: 'boolean' },
+        slo: { type: 'string', multiple: true },
         'no-snapshot': { type: 'boolean' },
         metrics: { type: 'string' },
         port: { type: 'string' },
@@ -210,7 +239,7 @@ export function parseCommand(argv: readonly string[]): ProbeCommand {
     // One line, whatever parseArgs says.
     throw new UsageError((e.message.split('\n')[0] as string).trim())
   }
-  const v = parsed.values as Record<string, string | boolean | undefined>
+  const v = parsed.values as Record<string, string | boolean | string[] | undefined>
   if (v.help === true) return { command: 'help' }
   const [command = 'run', ...extra] = parsed.positionals
   if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`)
@@ -222,6 +251,8 @@ export function parseCommand(argv: readonly string[]): ProbeCommand {
     const report = str('report')
     if (report === '') throw new UsageError('--report needs a file name, such as report.html')
     if (report !== undefined && v.hysteresis === true) throw new UsageError('--report draws the stability scenario; leave out --hysteresis')
+    const slo = sloObjectives((v.slo as string[] | undefined) ?? [])
+    if (slo.length > 0 && v.hysteresis === true) throw new UsageError('--slo gates the stability scenario; leave out --hysteresis')
     const scenario: ScenarioOptions = {
       ...REFERENCE_SCENARIO,
       ticks,
@@ -235,6 +266,7 @@ export function parseCommand(argv: readonly string[]): ProbeCommand {
       scenario,
       hysteresis: v.hysteresis === true,
       json: v.json === true,
+      slo,
       snapshot: v['no-snapshot'] !== true,
       metrics: onOff(str('metrics')),
       report: report ?? null,
@@ -246,6 +278,8 @@ export function parseCommand(argv: readonly string[]): ProbeCommand {
     for (const name of Object.keys(PUSH_FLAGS)) if (v[name] !== undefined) throw new UsageError(`--${name} is an option of run (a server is scraped, not pushed)`)
     const periodic = schedule(str('schedule'), 100, 'ticks of each 100-tick period')
     const prob = str('degrade-prob')
+    // A server runs until stopped: there is no end of run to judge.
+    if (v.slo !== undefined) throw new UsageError('--slo is an option of run')
     if (periodic !== null && prob !== undefined) throw new UsageError('--schedule and --degrade-prob exclude each other: give one')
     const stateFile = str('state-file')
     if (stateFile === '') throw new UsageError('--state-file needs a file name, such as state.json')

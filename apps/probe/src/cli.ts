@@ -5,7 +5,8 @@ import { formatChecks, formatHysteresis, formatMetrics, formatTable } from './fo
 import { reportHtml } from './report.js'
 import { pushRun } from './push.js'
 import { startProbeServer } from './serve.js'
-import { HYSTERESIS_SERIES, checkHysteresis, checkScenario, probeEnv, runHysteresisProbe, runScenario } from './simulation.js'
+import { HYSTERESIS_SERIES, checkHysteresis, checkScenario, probeEnv, runHysteresisProbe, runScenario, windowId } from './simulation.js'
+import { ScoreTally, TransitionLog, formatSlo, sloBreachLine, sloReport } from './slo.js'
 import { sampleLines, windowLines } from './snapshot.js'
 
 /** The probe switches its flags on for itself, as the reference probe does (metrics as asked). */
@@ -34,12 +35,15 @@ async function run(options: RunOptions): Promise<number> {
   const env = probeEnv(options.metrics)
 
   if (options.hysteresis) {
-    const result = runHysteresisProbe(exporter, env)
+    const transitions = new TransitionLog()
+    const result = runHysteresisProbe(exporter, env, (event) => {
+      transitions.add(event)
+    })
     const lines = options.snapshot && exporter !== null ? sampleLines(await exporter.metrics()) : null
     const checks = checkHysteresis(result, lines)
     const ok = checks.every((c) => c.ok)
     if (options.json) {
-      out(`${JSON.stringify({ ...result, snapshot: lines, checks, ok }, null, 2)}\n`)
+      out(`${JSON.stringify({ ...result, snapshot: lines, checks, transitions: transitions.report, ok }, null, 2)}\n`)
     } else {
       out('Anti-chatter probe: 50 x FAB2, 25 x (FAB1, FAB2), 50 x FAB1; dwellTicks 50, rateLimitTicks 1000\n\n')
       out(`${formatHysteresis(result)}\n\nFinal filter state:\n${formatMetrics(result.final)}\n`)
@@ -52,10 +56,21 @@ async function run(options: RunOptions): Promise<number> {
     return ok ? EXIT.ok : EXIT.checkFailed
   }
 
-  const result = runScenario(options.scenario, exporter, env)
+  const tally = new ScoreTally()
+  const transitions = new TransitionLog()
+  const result = runScenario(options.scenario, exporter, env, {
+    tick: (window, score) => {
+      tally.record(window, score)
+    },
+    transition: (event) => {
+      transitions.add(event)
+    },
+  })
   const lines = options.snapshot && exporter !== null ? sampleLines(await exporter.metrics()) : null
   const checks = checkScenario(result, options.scenario, lines)
-  const ok = checks.every((c) => c.ok)
+  const slo = sloReport(tally, options.slo, windowId)
+  const checksOk = checks.every((c) => c.ok)
+  const ok = checksOk && slo.ok
   const s = options.scenario
   const how = s.seed === undefined ? `degradations at ticks ${s.schedule.join(', ') || 'none'}` : `random degradations (seed ${String(s.seed)}, p ${String(s.degradeProbability)})`
   if (options.report !== null) {
@@ -72,7 +87,7 @@ async function run(options: RunOptions): Promise<number> {
     }
   }
   if (options.json) {
-    out(`${JSON.stringify({ final: result.final, injected: result.injected, snapshot: lines, checks, ok, report: options.report }, null, 2)}\n`)
+    out(`${JSON.stringify({ final: result.final, injected: result.injected, snapshot: lines, checks, slo, transitions: transitions.report, ok, report: options.report }, null, 2)}\n`)
     return ok ? EXIT.ok : EXIT.checkFailed
   }
   out(`Stability probe: simulated FAB core -> hook -> StabilityTracker -> Prometheus exporter\n${String(s.ticks)} ticks, ${how}, ${String(s.windows)} window(s); table of window "global"\n\n`)
@@ -81,7 +96,13 @@ async function run(options: RunOptions): Promise<number> {
     const shown = s.windows <= 3 ? lines : [...windowLines(lines, 'global'), ...lines.filter((l) => l.startsWith('atlas_windows'))]
     out(`\nPrometheus snapshot${s.windows <= 3 ? '' : ' (window "global" and the exporter series)'}:\n${shown.join('\n')}\n`)
   }
-  out(`\nChecks:\n${formatChecks(checks)}\n\n${ok ? 'All checks passed.' : `FAILED: ${checks.filter((c) => !c.ok).map((c) => c.name).join('; ')}`}\n`)
+  out(`\nChecks:\n${formatChecks(checks)}\n`)
+  const { all } = slo
+  out(`\nStability score per tick (nearest rank, ${String(all.ticks)} ticks of ${String(s.windows)} window(s)): p50 ${all.p50.toFixed(3)}, p95 ${all.p95.toFixed(3)}, p99 ${all.p99.toFixed(3)}\n`)
+  if (options.slo.length > 0) out(`SLO (every window must meet each objective):\n${formatSlo(slo).join('\n')}\n`)
+  out(`\n${checksOk ? 'All checks passed.' : `FAILED: ${checks.filter((c) => !c.ok).map((c) => c.name).join('; ')}`}\n`)
+  const breach = sloBreachLine(slo)
+  if (breach !== null) out(`${breach}\n`)
   if (options.report !== null) out(`Report: ${options.report}\n`)
   return ok ? EXIT.ok : EXIT.checkFailed
 }

@@ -156,6 +156,45 @@ describe('a real Prometheus scraping the probe', () => {
     }
   })
 
+  it('has the stability SLO row and rule on real data: the score histogram of window "global", heavily degraded, breaches p50 >= 0.8', async () => {
+    const dashboardFile = fileURLToPath(new URL('../../../packages/prom-exporter/dashboards/atlas-stability.json', import.meta.url))
+    const dashboard = JSON.parse(readFileSync(dashboardFile, 'utf8')) as { panels: { title: string; targets?: { expr: string; legendFormat: string }[] }[] }
+    const slo = dashboard.panels.filter((p) => p.title.endsWith('(SLO)'))
+    expect(slo.map((p) => p.title)).toEqual(['Stability score p50, p95, p99 (SLO)', 'Time at or below 0.8 (SLO)'])
+    const value = async (panel: string, expr: string): Promise<number> => {
+      const substituted = expr.replaceAll('$window', 'global')
+      const series = await eventually(`panel "${panel}": ${substituted}`, async () => {
+        const result = await query(substituted)
+        return result.length > 0 && Number.isFinite(Number(result[0]?.value[1])) ? result : undefined
+      })
+      expect(series.map((s) => s.metric.window_id), substituted).toEqual(['global'])
+      return Number(series[0]?.value[1])
+    }
+    const [quantiles, below] = slo as [{ title: string; targets: { expr: string; legendFormat: string }[] }, { title: string; targets: { expr: string }[] }]
+    expect(quantiles.targets.map((t) => t.legendFormat)).toEqual(['{{window_id}} p50', '{{window_id}} p95', '{{window_id}} p99'])
+    const [p50, p95, p99] = [await value(quantiles.title, quantiles.targets[0]?.expr ?? ''), await value(quantiles.title, quantiles.targets[1]?.expr ?? ''), await value(quantiles.title, quantiles.targets[2]?.expr ?? '')]
+    // --degrade-prob 0.05 at every tick: cool-downs back to back, the score is 0 on most ticks.
+    expect(p50).toBeLessThan(0.8)
+    expect(p50).toBeLessThanOrEqual(p95)
+    expect(p95).toBeLessThanOrEqual(p99)
+    expect(p99).toBeLessThanOrEqual(1)
+    const share = await value(below.title, below.targets[0]?.expr ?? '')
+    expect(share).toBeGreaterThan(0.5)
+    expect(share).toBeLessThanOrEqual(1)
+    // The rule sees the breach: pending (its for is 5m) or firing, for window "global".
+    const alert = await eventually(
+      'StabilitySloBreached pending or firing for window "global"',
+      async () => {
+        const res = (await (await fetch(`${promUrl}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string>; state: string; value: string }[] } }
+        return res.data.alerts.find((a) => a.labels.alertname === 'StabilitySloBreached' && a.labels.window_id === 'global')
+      },
+      60_000,
+      500,
+    )
+    expect(['pending', 'firing']).toContain(alert.state)
+    expect(Number(alert.value)).toBeLessThan(0.8)
+  }, 120_000)
+
   it('sees the stability series of the global window equal to the probe state, within a scrape', async () => {
     // Let a few scrapes and state samples accumulate.
     await new Promise((resolve) => setTimeout(resolve, 3000))

@@ -2,6 +2,7 @@ import { attach, attachHysteresis, maybeHyst, type AttachedTracker } from '@auri
 import { FAMILIES, METRIC_NAMES, type StabilityExporter } from '@auris/prom-exporter'
 import { DEFAULT_SCORE_BUCKETS, Hysteresis, MODE_TO_NUMERIC, modeForEma, type FabMode, type HysteresisMetrics, type StabilityMetrics } from '@auris/stability-core'
 import { seededRandom } from './random.js'
+import type { TransitionEvent } from '@auris/stability-core'
 
 /** The flags the probe turns on for itself, as the reference probe does. */
 export function probeEnv(metrics: boolean): Record<string, string> {
@@ -137,7 +138,7 @@ export function cyclePhase(tick: number): CyclePhase {
  * given), as the reference's probe does. The tracker's clock is the tick
  * number in seconds, so events per hour do not depend on how fast it runs.
  */
-export function runScenario(options: ScenarioOptions = REFERENCE_SCENARIO, exporter?: StabilityExporter | null, env = probeEnv(true)): ScenarioResult {
+export function runScenario(options: ScenarioOptions = REFERENCE_SCENARIO, exporter?: StabilityExporter | null, env = probeEnv(true), observer?: ScenarioObserver): ScenarioResult {
   let tick = 0
   const plan = degradationPlan(options)
   const cores = Array.from({ length: options.windows }, () => new SimulatedFabCore(options))
@@ -158,6 +159,7 @@ export function runScenario(options: ScenarioOptions = REFERENCE_SCENARIO, expor
   const rows: ProbeRow[] = []
   const series: SeriesPoint[] = []
   const filter = new Hysteresis({ clock: () => tick * 1000 })
+  if (observer !== undefined) observe(observer, hooks, filter)
   let injected = 0
   let counted = 0
   for (tick = 1; tick <= options.ticks; tick++) {
@@ -166,6 +168,7 @@ export function runScenario(options: ScenarioOptions = REFERENCE_SCENARIO, expor
       core.step(degrade)
       const hook = hooks[i] as AttachedTracker
       hook.tick()
+      observer?.tick(i, hook.tracker.stabilityScore())
       if (i !== 0) continue
       // Only window 0 is charted: the other windows' ticks build no metrics object.
       const metrics = hook.tracker.getMetrics()
@@ -188,6 +191,27 @@ export function runScenario(options: ScenarioOptions = REFERENCE_SCENARIO, expor
   return { rows, final: (hooks[0] as AttachedTracker).tracker.getMetrics(), injected, hooks, series }
 }
 
+/** Sees every tick's score of every window of a scenario run, and every transition (for the SLO and `--json`). */
+export interface ScenarioObserver {
+  /** Window `window` (0-based) ticked and its tracker scored `score`. */
+  tick(window: number, score: number): void
+  /** A tracker's recommended mode changed, or the `global` window's filter switched or held a change back. */
+  transition(event: TransitionEvent): void
+}
+
+// Standalone trackers and filters report no window id: the events get the window's.
+function observe(observer: ScenarioObserver, hooks: readonly AttachedTracker[], filter: Hysteresis): void {
+  for (const [i, hook] of hooks.entries()) {
+    const id = windowId(i)
+    hook.tracker.onTransition((e) => {
+      observer.transition({ ...e, windowId: id })
+    })
+  }
+  filter.onTransition((e) => {
+    observer.transition({ ...e, windowId: windowId(0) })
+  })
+}
+
 /** The anti-chatter scenario of the reference probe. */
 export const HYSTERESIS_SCENARIO = Object.freeze({ dwellTicks: 50, rateLimitTicks: 1000 })
 
@@ -208,11 +232,14 @@ export interface HysteresisResult {
   final: HysteresisMetrics
 }
 
-/** Feeds the chattering desire through the hysteresis hook (and the exporter, when given). */
-export function runHysteresisProbe(exporter?: StabilityExporter | null, env = probeEnv(true)): HysteresisResult {
+/** Feeds the chattering desire through the hysteresis hook (and the exporter, when given); `onTransition` sees the filter's transitions. */
+export function runHysteresisProbe(exporter?: StabilityExporter | null, env = probeEnv(true), onTransition?: (event: TransitionEvent) => void): HysteresisResult {
   const core = new SimulatedFabCore(REFERENCE_SCENARIO)
   const hysteresis = attachHysteresis(core, { ...HYSTERESIS_SCENARIO, clock: () => 0, env })
   if (hysteresis === null) throw new Error('AURIS_HYSTERESIS is off: the probe needs it on')
+  if (onTransition !== undefined) hysteresis.onTransition((e) => {
+    onTransition({ ...e, windowId: 'global' })
+  })
   const desired = chatteringDesire()
   let desiredSwitches = 0
   let effectiveSwitches = 0

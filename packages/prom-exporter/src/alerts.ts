@@ -69,6 +69,14 @@ export interface AlertOptions {
   pushedDegradationsAbove?: number
   /** Push rules: the grouping labels that tie a pushed series to its group's `push_time_seconds`. Default `['job', 'instance', 'run_id']`. */
   pushGroupLabels?: readonly string[]
+  /** `StabilitySloBreached` looks at this quantile of the stability score, in [0, 1]. Default 0.5 (p50, the CI gate of the note). */
+  sloQuantile?: number
+  /** … and fires when it is below this objective, in [0, 1]. Default 0.8 (the FAB2 boundary). */
+  sloObjective?: number
+  /** … computed from the score histogram over this window. Default `1h`. */
+  sloWindow?: string
+  /** … for this long. Default `5m`. */
+  sloFor?: string
 }
 
 /** Where the runbook sections live: the package README. */
@@ -130,7 +138,7 @@ export interface RuleProbe {
  * ```
  */
 export function alertRules(options: AlertOptions = {}): RuleFile {
-  return { groups: [buildGroup(options).group, buildPushGroup(options)] }
+  return { groups: [buildGroup(options).group, buildPushGroup(options), sloGroup(options).group] }
 }
 
 /**
@@ -138,7 +146,7 @@ export function alertRules(options: AlertOptions = {}): RuleFile {
  * threshold), to check against a real Prometheus that each can return data.
  */
 export function alertProbes(options: AlertOptions = {}): RuleProbe[] {
-  return buildGroup(options).probes
+  return [...buildGroup(options).probes, ...sloGroup(options).probes]
 }
 
 function buildGroup(options: AlertOptions): { group: RuleGroup; probes: RuleProbe[] } {
@@ -315,5 +323,56 @@ function buildPushGroup(options: AlertOptions): RuleGroup {
         },
       },
     ],
+  }
+}
+
+
+function fraction(name: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1) {
+    throw new RangeError(`alertRules: option "${name}" must be a finite number in [0, 1]; got ${String(value)}`)
+  }
+  return value
+}
+
+/**
+ * The SLO group: the stability score's quantile per window, from the score
+ * histogram (`…stability_score_bucket`, the tracker's `scoreBuckets`), over
+ * a trailing window. Buckets of every process exporting a window are summed
+ * before the quantile is taken: the SLO is over all the window's ticks,
+ * whichever process ran them (a quantile of quantiles would mean nothing).
+ */
+function sloGroup(options: AlertOptions): { group: RuleGroup; probes: RuleProbe[] } {
+  // The histogram's series are the score family's name plus `_bucket`, `_sum`, `_count`. Only scraped
+  // series count: a series with a `run_id` label was pushed by a batch run, not ticked by a live window.
+  const bucket = `${metricNames(options.prefix ?? DEFAULT_PREFIX).stability_score}_bucket`
+  const q = fraction('sloQuantile', options.sloQuantile ?? 0.5)
+  const objective = fraction('sloObjective', options.sloObjective ?? 0.8)
+  const window = duration('sloWindow', options.sloWindow ?? '1h')
+  const base = options.runbookBase ?? DEFAULT_RUNBOOK_BASE
+  const label = `p${String(Math.round(q * 1000) / 10)}`
+  const quantile = `histogram_quantile(${String(q)}, sum by (window_id, le) (rate(${bucket}{run_id=""}[${window}])))`
+  // The process with the lowest quantile of its own ticks: `instance` (or `job` for a series without
+  // one) and the cluster's `worker`, `unknown` when none is left; `%q` takes the quoted window id, and
+  // the format is a raw (backquoted) template string, so the selector's own quotes need no escaping.
+  const perProcess = `histogram_quantile(${String(q)}, sum by (instance, job, worker, le) (rate(${bucket}{run_id="",window_id=%q}[${window}])))`
+  const worst = `{{ with query (printf \`bottomk(1, ${perProcess})\` $labels.window_id) }}{{ with first . }}{{ with .Labels.instance }}{{ . }}{{ else }}job {{ .Labels.job }}{{ end }}{{ with .Labels.worker }} (worker {{ . }}){{ end }}{{ end }}{{ else }}unknown{{ end }}`
+  const rule: AlertRule = {
+    alert: 'StabilitySloBreached',
+    expr: `${quantile} < ${String(objective)}`,
+    for: duration('sloFor', options.sloFor ?? '5m'),
+    labels: { severity: 'warning' },
+    annotations: {
+      summary: `Stability SLO breached on window {{ $labels.window_id }}: ${label} of the score below ${String(objective)} over ${window}`,
+      description:
+        `The ${label} of the stability score of window {{ $labels.window_id }} over the last ${window} is {{ $value | printf "%.3f" }} ` +
+        `(all processes exporting it, estimated from the histogram buckets), below the objective of ${String(objective)}: ` +
+        `more than ${String(Math.round(q * 1000) / 10)} % of its ticks scored below ${String(objective)}.`,
+      runbook_url: `${base}#runbook-stabilityslobreached`,
+      worst_instance: worst,
+    },
+  }
+  return {
+    group: { name: 'atlas-stability-slo', interval: duration('interval', options.interval ?? '30s'), rules: [rule] },
+    probes: [{ alert: 'StabilitySloBreached', series: [quantile] }],
   }
 }

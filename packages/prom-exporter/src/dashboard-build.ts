@@ -26,7 +26,7 @@ import {
   GraphThresholdsStyleMode,
   LineInterpolation,
 } from '@grafana/grafana-foundation-sdk/common'
-import { DEFAULT_PREFIX, metricNames } from './names.js'
+import { DEFAULT_PREFIX, metricNames, type MetricNames } from './names.js'
 
 /**
  * The Grafana dashboard, built with the Grafana Foundation SDK from the same
@@ -168,6 +168,9 @@ export function buildDashboard(options: DashboardOptions = {}): Dashboard {
         .withTarget(query(`rate(${w(n.invalid_samples_total)}[$__rate_interval])`, '{{window_id}} invalid', 'A'))
         .withTarget(query(`rate(${w(n.clamped_samples_total)}[$__rate_interval])`, '{{window_id}} clamped', 'B')),
     )
+    .withRow(new RowBuilder('Stability SLO'))
+    .withPanel(sloQuantilesPanel(n))
+    .withPanel(sloTimeBelowPanel(n))
     .withRow(new RowBuilder('Anti-chatter'))
     .withPanel(
       modeGraph('Desired vs effective mode', 'Mode asked of the anti-chatter filter, and the mode it lets through.')
@@ -207,4 +210,54 @@ export function buildDashboard(options: DashboardOptions = {}): Dashboard {
         .withTarget(query(`sum(rate(${n.windows_evicted_total}[$__rate_interval]))`, 'evicted/s', 'C')),
     )
     .build()
+}
+
+// The SLO row. Both panels look at the trailing hour, the window of the StabilitySloBreached rule,
+// so the dashboard shows the figures the alert judges.
+const SLO_WINDOW = '1h'
+const SLO_OBJECTIVE = 0.8
+
+/** The score histogram's bucket series (the score family's name plus `_bucket`), for the windows selected. */
+function scoreBuckets(n: MetricNames, le?: string): string {
+  return `${n.stability_score}_bucket{${WINDOW}${le === undefined ? '' : `,le="${le}"`}}`
+}
+
+function sloQuantilesPanel(n: MetricNames): TimeseriesPanelBuilder {
+  const quantile = (q: string): string => `histogram_quantile(${q}, sum by (window_id, le) (rate(${scoreBuckets(n)}[${SLO_WINDOW}])))`
+  return timeseries(
+    'Stability score p50, p95, p99 (SLO)',
+    `Quantiles of the stability score per window over the trailing ${SLO_WINDOW}, estimated from the score histogram of every process exporting the window (linear within a bucket). The SLO: p50 at or above ${String(SLO_OBJECTIVE)}; the StabilitySloBreached alert fires when p50 stays below it.`,
+  )
+    .min(0)
+    .max(1)
+    .decimals(3)
+    .thresholdsStyle(new GraphThresholdsStyleConfigBuilder().mode(GraphThresholdsStyleMode.Dashed))
+    .thresholds(
+      new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps([
+        { value: null, color: 'red' },
+        { value: SLO_OBJECTIVE, color: 'green' },
+      ]),
+    )
+    .withTarget(query(quantile('0.5'), '{{window_id}} p50', 'A'))
+    .withTarget(query(quantile('0.95'), '{{window_id}} p95', 'B'))
+    .withTarget(query(quantile('0.99'), '{{window_id}} p99', 'C'))
+}
+
+function sloTimeBelowPanel(n: MetricNames): TimeseriesPanelBuilder {
+  const ticks = (le: string): string => `sum by (window_id) (increase(${scoreBuckets(n, le)}[${SLO_WINDOW}]))`
+  return timeseries(
+    `Time at or below ${String(SLO_OBJECTIVE)} (SLO)`,
+    `Share of the ticks of the trailing ${SLO_WINDOW} whose stability score was at or below ${String(SLO_OBJECTIVE)} (the le="${String(SLO_OBJECTIVE)}" bucket over all ticks), per window: the time spent below FAB2 quality. Above 50 %, the p50 is at or below ${String(SLO_OBJECTIVE)}. Needs ${String(SLO_OBJECTIVE)} among the bucket bounds (it is in the default buckets).`,
+  )
+    .min(0)
+    .max(1)
+    .unit('percentunit')
+    .thresholdsStyle(new GraphThresholdsStyleConfigBuilder().mode(GraphThresholdsStyleMode.Dashed))
+    .thresholds(
+      new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps([
+        { value: null, color: 'green' },
+        { value: 0.5, color: 'red' },
+      ]),
+    )
+    .withTarget(query(`${ticks(String(SLO_OBJECTIVE))} / ${ticks('+Inf')}`, '{{window_id}}', 'A'))
 }
