@@ -57,9 +57,11 @@ describe('published manifests', () => {
         for (const peer of Object.keys(manifest.peerDependenciesMeta ?? {})) assert.ok(peer in (manifest.peerDependencies ?? {}), `${peer} is in peerDependenciesMeta only`)
       })
 
-      it('ship the README, the licence is the repository’s', () => {
+      it('ship the README, the repository’s licence and the CHANGELOG changesets writes', () => {
         assert.ok(existsSync(join(root, 'packages', dir, 'README.md')))
-        assert.ok(existsSync(join(root, 'LICENSE')))
+        assert.equal(readFileSync(join(root, 'packages', dir, 'LICENSE'), 'utf8'), readFileSync(join(root, 'LICENSE'), 'utf8'))
+        // npm always packs README and LICENSE; pnpm publish packs a CHANGELOG only when `files` names it.
+        assert.ok(manifest.files.includes('CHANGELOG.md'), 'files has CHANGELOG.md')
       })
     })
   }
