@@ -1,6 +1,7 @@
 // Where the source lives: the one place to change when the repository moves.
 // Manifests (repository, homepage, bugs), the published READMEs' links and the
-// tests that check them (scripts/published.test.mjs) derive from these.
+// tests that check them (scripts/published.test.mjs) derive from these; after a
+// change, `node scripts/repository.mjs` rewrites the manifests and README links.
 
 /** The repository's web address, without a trailing slash. */
 export const REPOSITORY = 'https://github.com/auris-dev/auris'
