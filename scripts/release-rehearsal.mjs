@@ -520,7 +520,10 @@ try {
   failed = true
   console.error(error instanceof Error ? error.message : error)
 } finally {
-  await registry?.stop()
+  if (registry !== undefined) {
+    await registry.stop()
+    log('verdaccio stopped')
+  }
   if (process.env.AURIS_RELEASE_KEEP === undefined) rmSync(work, { recursive: true, force: true })
   else log(`kept ${work}`)
 }
