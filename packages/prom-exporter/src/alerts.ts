@@ -82,6 +82,15 @@ export interface AlertOptions {
 /** Where the runbook sections live: the package README. */
 export const DEFAULT_RUNBOOK_BASE = 'https://www.npmjs.com/package/@auris/prom-exporter'
 
+/** An absolute http(s) address without a fragment: the rules append `#runbook-<alert>` to it. */
+function runbookBase(value: string | undefined): string {
+  if (value === undefined) return DEFAULT_RUNBOOK_BASE
+  if (typeof value !== 'string' || !/^https?:\/\/[^\s#]+$/.test(value)) {
+    throw new RangeError(`alertRules: option "runbookBase" must be an http(s) address without a #fragment; got ${JSON.stringify(value)}`)
+  }
+  return value
+}
+
 /**
  * How series of one window are combined across processes that export the
  * same `window_id` (replicas of one service, say): the worst process wins,
@@ -158,7 +167,7 @@ function buildGroup(options: AlertOptions): { group: RuleGroup; probes: RuleProb
   const stuckChanges = threshold('stuckDesiredChangesAbove', options.stuckDesiredChangesAbove ?? 5, 0)
   const oscWindow = duration('oscillationWindow', options.oscillationWindow ?? '10m')
   const stuckWindow = duration('stuckWindow', options.stuckWindow ?? '10m')
-  const base = options.runbookBase ?? DEFAULT_RUNBOOK_BASE
+  const base = runbookBase(options.runbookBase)
   const runbook = (alert: string): string => `${base}#runbook-${alert.toLowerCase()}`
 
   const ema = `min ${AGGREGATION} (${n.stability_score_ema})`
