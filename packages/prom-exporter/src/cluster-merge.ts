@@ -244,7 +244,7 @@ export class ClusterMerger {
     let state = this.slots[slot]
     if (state === undefined) {
       for (let s = this.slots.length; s <= slot; s++) this.slots[s] ??= new SlotState(s, this.workerLabel)
-      state = this.slots[slot] as SlotState
+      state = this.slots[slot]
     }
     return state
   }

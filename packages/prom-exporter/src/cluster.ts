@@ -183,7 +183,7 @@ export class ClusterPrimary {
       }
       this.rounds.set(id, round)
       for (const [slot, worker] of this.slots.entries()) {
-        if (worker === null || !worker.isConnected()) continue
+        if (!worker?.isConnected()) continue
         try {
           worker.send({ [TAG]: 'collect', round: id })
           waiting.add(slot)
@@ -449,9 +449,10 @@ export class ClusterWorkerSource {
  * worker's own exporter, tracking its windows): serve it with
  * `@auris/metrics-http` in place of the exporter.
  *
- * @throws {RangeError} outside a cluster worker, or when the IPC channel
- *   does not use `advanced` serialization (create the primary with
- *   {@link createClusterPrimary} before forking).
+ * @throws {RangeError} outside a cluster worker. The IPC channel must use
+ *   `advanced` serialization, which {@link createClusterPrimary} sets for
+ *   the workers forked after it: a worker forked before sends snapshots
+ *   the primary cannot read (counted as `reason="invalid"` misses).
  * @example
  * ```ts
  * const exporter = createStabilityExporter()
@@ -467,8 +468,5 @@ export function clusterWorkerSource(exporter: StabilityExporter, options: Cluste
     throw new RangeError(`${owner}: option "timeoutMs" must be an integer in [1, 600000] (ms); got ${String(timeoutMs)}`)
   }
   if (!cluster.isWorker || process.send === undefined) throw new RangeError(`${owner}: call it in a cluster worker (cluster.isWorker), not in the primary or a lone process`)
-  if (process.env.NODE_CHANNEL_SERIALIZATION_MODE !== 'advanced') {
-    throw new RangeError(`${owner}: the IPC channel uses ${process.env.NODE_CHANNEL_SERIALIZATION_MODE ?? 'json'} serialization; call createClusterPrimary() in the primary before forking (it sets serialization "advanced")`)
-  }
   return new ClusterWorkerSource(exporter, timeoutMs)
 }

@@ -45,4 +45,5 @@ const server = createServer(async (req, res) => {
     res.end(String(error))
   }
 })
-server.listen(Number(process.env.PORT), '127.0.0.1', () => process.send({ test: 'listening', slot }))
+// Port 0 in a cluster: the primary picks one free port and every worker shares it.
+server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => process.send({ test: 'listening', slot, port: server.address().port }))
