@@ -241,12 +241,8 @@ export class ClusterMerger {
   }
 
   private slot(slot: number): SlotState {
-    let state = this.slots[slot]
-    if (state === undefined) {
-      for (let s = this.slots.length; s <= slot; s++) this.slots[s] ??= new SlotState(s, this.workerLabel)
-      state = this.slots[slot]
-    }
-    return state
+    for (let s = this.slots.length; s <= slot; s++) this.slots.push(new SlotState(s, this.workerLabel))
+    return this.slots[slot] as SlotState
   }
 
   /**
