@@ -5,7 +5,7 @@
  *
  *   node --expose-gc bench/cluster.js [--json]
  *
- * Each shape (W workers × N windows) runs in a process of its own. W workers, each with N windows (a registry with some history, filters
+ * Each shape (W workers × N windows) runs in a process of its own: W workers, each with N windows (a registry with some history, filters
  * included), exported by our exporter and, for prom-client, registered on a
  * prom-client registry with our adapter (the same families and values).
  * One scrape is the work of every process of the cluster, run here in one
@@ -57,7 +57,7 @@ const layout = clusterLayout('prometheus')
 /** A merged snapshot as it crosses to the rendering worker (its typed arrays and exporter samples). */
 const wireOf = (m) => ({ size: m.size, labelBytes: m.labelBytes, labelEnds: m.labelEnds, present: m.present, values: m.values, exporter: m.exporterFamilies.map((e) => ({ suffix: e.spec.suffix, samples: e.samples })) })
 
-/** One shape, in this process: both scrapes warmed up, then measured by mitata, alternating. */
+/** One shape, in this process: every scrape warmed up, then measured by mitata one after the other. */
 async function measure(workers, n) {
   const all = Array.from({ length: workers }, (_, w) => busyWindows(n, w))
   const ours = all.map((windows) => {
@@ -114,7 +114,7 @@ for (const [workers, n] of SHAPES) {
 }
 const ms = (name) => (p50[name] / 1e6).toFixed(2)
 const lines = [
-  `Node ${process.version}, ${process.platform}/${process.arch}. Command: \`node --expose-gc bench/cluster.js\` (in packages/prom-exporter). Medians; each shape in its own process, ours and prom-client alternating in it, all in one run; absolute times drift with the machine's load, ratios from one run are the figures to read.`,
+  `Node ${process.version}, ${process.platform}/${process.arch}. Command: \`node --expose-gc bench/cluster.js\` (in packages/prom-exporter). Medians; each shape in its own process (ours, then prom-client, then ours in worker mode, each warmed up first), all shapes in one run; absolute times drift with the machine's load, ratios from one run are the figures to read.`,
   '',
   '| workers × windows | ours, aggregate mode | prom-client `AggregatorRegistry` | speed-up | ours per worker × window | ours, worker mode (a `worker` label, N× the series) |',
   '| --- | ---: | ---: | ---: | ---: | ---: |',

@@ -1,6 +1,11 @@
 import cluster, { type Worker } from 'node:cluster'
-import { request } from 'node:http'
-import { fileURLToPath } from 'node:url'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, request } from 'node:http'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { StabilityWindows } from '@auris/stability-core'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ClusterPrimary} from './cluster.js';
@@ -198,6 +203,47 @@ describe('a real node:cluster scraped on one port', () => {
     expect(m.get(`atlas_degradation_count_total${g}`)).toBe(28 + 15 + 66)
     // Without worker 3 (period 3, the sickest), the worst EMA is another worker's.
     expect(m.get(`atlas_stability_score_ema${g}`)).toBe(Math.min(...expected.slice(0, 3).map((w) => w.tracker.stabilityScoreEma())))
+  }, 60_000)
+
+  it('runs the README example as written: four workers on one port, every scrape serving all of them', async () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+    const block = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1] as string).find((b) => b.includes('createClusterPrimary'))
+    expect(block).toBeDefined()
+    const dir = mkdtempSync(join(tmpdir(), 'auris-cluster-readme-'))
+    const dist = (file: string): string => pathToFileURL(fileURLToPath(new URL(`../dist/${file}`, import.meta.url))).href
+    const map: Record<string, string> = {
+      '@auris/prom-exporter': dist('index.js'),
+      '@auris/prom-exporter/cluster': dist('cluster.js'),
+      '@auris/stability-core': pathToFileURL(createRequire(import.meta.url).resolve('@auris/stability-core')).href,
+    }
+    const probe = createServer()
+    const free = await new Promise<number>((resolve) => probe.listen(0, '127.0.0.1', () => {
+      resolve((probe.address() as { port: number }).port)
+    }))
+    await new Promise((resolve) => probe.close(resolve))
+    const file = join(dir, 'server.mjs')
+    writeFileSync(file, (block as string).replace(/from '([^']+)'/g, (m, spec: string) => (spec in map ? `from '${map[spec] as string}'` : m)).replace('8010', String(free)))
+    const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()))
+    try {
+      let body = ''
+      for (let i = 0; i < 200; i++) {
+        const res = await scrape(free).catch(() => undefined)
+        if (res?.status === 200 && res.body.includes('atlas_stability_score{window_id="global",worker="3"}')) {
+          body = res.body
+          break
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      expect(body, output).toContain('atlas_cluster_worker_up{worker="3"} 1')
+      expect([...body.matchAll(/^atlas_stability_score_ema\{window_id="global",worker="(\d)"\}/gm)].map((m) => m[1])).toEqual(['0', '1', '2', '3'])
+      expect(promtool(body)).toEqual({ status: 0, output: '' })
+    } finally {
+      child.kill('SIGTERM')
+      await new Promise((resolve) => child.once('exit', resolve))
+      rmSync(dir, { recursive: true, force: true })
+    }
   }, 60_000)
 
   it('refuses bad options and the wrong process, naming the option', () => {
