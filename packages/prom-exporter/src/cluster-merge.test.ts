@@ -190,6 +190,7 @@ describe('worker snapshots', () => {
     const merger = new ClusterMerger()
     expect(() => merger.ingest(0, 1, { ...good, ids: [1] } as never)).toThrow(new RangeError('ClusterMerger.ingest: not a worker snapshot: ids are not strings'))
     expect(() => merger.ingest(-1, 1, good)).toThrow(new RangeError('ClusterMerger.ingest: "slot" must be an integer in [0, 65535]; got -1'))
+    expect(() => clusterLayout('prometheus', 'atlas_', { worker: 'a' })).toThrow(new RangeError('clusterLayout: option "constLabels" may not set "worker": the cluster sets it on every worker\'s series'))
     expect(() => new ClusterMerger('sum' as never)).toThrow(new RangeError('ClusterMerger: option "mode" must be "worker" or "aggregate"; got "sum"'))
   })
 

@@ -469,7 +469,9 @@ export const CLUSTER_EXPORTER_FAMILIES: readonly FamilySpec[] = [...EXPORTER_FAM
  * @throws {RangeError} when a constant label is invalid.
  */
 export function clusterLayout(format: ExpositionFormat = 'prometheus', prefix: string = DEFAULT_PREFIX, constLabels: Readonly<Record<string, string>> = {}): ExpositionLayout {
-  return new ExpositionLayout(prefix, WINDOW_FAMILIES, CLUSTER_EXPORTER_FAMILIES, checkConstLabels('clusterLayout', constLabels), format)
+  const pairs = checkConstLabels('clusterLayout', constLabels)
+  if (pairs.some(([name]) => name === WORKER_LABEL)) throw new RangeError(`clusterLayout: option "constLabels" may not set "${WORKER_LABEL}": the cluster sets it on every worker's series`)
+  return new ExpositionLayout(prefix, WINDOW_FAMILIES, CLUSTER_EXPORTER_FAMILIES, pairs, format)
 }
 
 /**

@@ -257,6 +257,9 @@ describe('a real node:cluster scraped on one port', () => {
     expect(() => clusterWorkerSource(exporter)).toThrow(new RangeError('clusterWorkerSource: call it in a cluster worker (cluster.isWorker), not in the primary or a lone process'))
     expect(() => clusterWorkerSource(exporter, { timeoutMs: 1.5 })).toThrow(new RangeError('clusterWorkerSource: option "timeoutMs" must be an integer in [1, 600000] (ms); got 1.5'))
     expect(() => clusterWorkerSource(exporter, { wait: 1 } as never)).toThrow(new RangeError('clusterWorkerSource: unknown option "wait"'))
+    expect(() => clusterWorkerSource(createStabilityExporter({ constLabels: { worker: 'x' } }))).toThrow(
+      new RangeError('clusterWorkerSource: the exporter\'s constLabels set "worker", the label the cluster puts on every worker\'s series; rename that constant label'),
+    )
     expect(workerSlot({ AURIS_CLUSTER_SLOT: '3' })).toBe(3)
     expect(workerSlot({ AURIS_CLUSTER_SLOT: 'x' })).toBe(null)
     expect(workerSlot({})).toBe(null)

@@ -467,6 +467,9 @@ export function clusterWorkerSource(exporter: StabilityExporter, options: Cluste
   if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000) {
     throw new RangeError(`${owner}: option "timeoutMs" must be an integer in [1, 600000] (ms); got ${String(timeoutMs)}`)
   }
+  if (exporter.constLabels.some(([name]) => name === WORKER_LABEL)) {
+    throw new RangeError(`${owner}: the exporter's constLabels set "${WORKER_LABEL}", the label the cluster puts on every worker's series; rename that constant label`)
+  }
   if (!cluster.isWorker || process.send === undefined) throw new RangeError(`${owner}: call it in a cluster worker (cluster.isWorker), not in the primary or a lone process`)
   return new ClusterWorkerSource(exporter, timeoutMs)
 }
