@@ -98,7 +98,23 @@ async function measure(workers, n) {
   bench('prom-client', async () => do_not_optimize(await theirsScrape()))
   bench('ours-worker', () => do_not_optimize(oursByWorker()))
   const { benchmarks } = await run({ format: 'quiet' })
-  return Object.fromEntries(benchmarks.map((x) => [x.alias, x.runs[0]?.stats?.p50 ?? Number.NaN]))
+  const out = Object.fromEntries(benchmarks.map((x) => [x.alias, x.runs[0]?.stats?.p50 ?? Number.NaN]))
+  // mitata measures one bench after the other: load that drifts in between swings a ratio. The ratio is
+  // also taken from samples alternated by hand, ours and prom-client in turn, 40 rounds.
+  const samples = { ours: [], theirs: [], worker: [] }
+  for (let i = 0; i < 40; i++) {
+    let t = performance.now()
+    do_not_optimize(oursScrape())
+    samples.ours.push(performance.now() - t)
+    t = performance.now()
+    do_not_optimize(await theirsScrape())
+    samples.theirs.push(performance.now() - t)
+    t = performance.now()
+    do_not_optimize(oursByWorker())
+    samples.worker.push(performance.now() - t)
+  }
+  const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] * 1e6
+  return { ...out, 'alt-ours': median(samples.ours), 'alt-prom-client': median(samples.theirs), 'alt-ours-worker': median(samples.worker) }
 }
 
 const at = process.argv.indexOf('--shape')
@@ -116,12 +132,14 @@ const ms = (name) => (p50[name] / 1e6).toFixed(2)
 const lines = [
   `Node ${process.version}, ${process.platform}/${process.arch}. Command: \`node --expose-gc bench/cluster.js\` (in packages/prom-exporter). Medians; each shape in its own process (ours, then prom-client, then ours in worker mode, each warmed up first), all shapes in one run; absolute times drift with the machine's load, ratios from one run are the figures to read.`,
   '',
-  '| workers × windows | ours, aggregate mode | prom-client `AggregatorRegistry` | speed-up | ours per worker × window | ours, worker mode (a `worker` label, N× the series) |',
-  '| --- | ---: | ---: | ---: | ---: | ---: |',
+  '| workers × windows | ours, aggregate mode | prom-client `AggregatorRegistry` | speed-up (mitata) | speed-up (alternated) | ours per worker × window (alternated) | ours, worker mode (a `worker` label, W× the series) |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
 ]
 for (const [workers, n] of SHAPES) {
   const key = `${workers}x${n}`
-  lines.push(`| ${workers} × ${n.toLocaleString('en-US')} | ${ms(`ours ${key}`)} ms | ${ms(`prom-client ${key}`)} ms | ${(p50[`prom-client ${key}`] / p50[`ours ${key}`]).toFixed(1)}× | ${(p50[`ours ${key}`] / (workers * n)).toFixed(0)} ns | ${ms(`ours-worker ${key}`)} ms |`)
+  lines.push(
+    `| ${workers} × ${n.toLocaleString('en-US')} | ${ms(`ours ${key}`)} ms | ${ms(`prom-client ${key}`)} ms | ${(p50[`prom-client ${key}`] / p50[`ours ${key}`]).toFixed(1)}× | ${(p50[`alt-prom-client ${key}`] / p50[`alt-ours ${key}`]).toFixed(1)}× | ${(p50[`alt-ours ${key}`] / (workers * n)).toFixed(0)} ns | ${ms(`ours-worker ${key}`)} ms |`,
+  )
 }
 if (process.argv.includes('--json')) console.log(JSON.stringify({ node: process.version, p50Ns: p50 }, null, 2))
 else console.log(lines.join('\n'))
