@@ -73,7 +73,14 @@ const EXPORTER_BY_SUFFIX = new Map<string, FamilySpec>(EXPORTER_FAMILIES.map((f)
 // windows, not the sum over workers (4 workers of 2 windows export 2 series, not 8).
 const WINDOWS_SUFFIX = 'windows'
 
-/** A snapshot's structured form for the IPC channel (what a worker sends). */
+/**
+ * A snapshot's structured form for the IPC channel (what a worker sends).
+ *
+ * @example
+ * ```ts
+ * process.send?.({ snapshot: toWorkerSnapshot(exporter.snapshot()) })
+ * ```
+ */
 export function toWorkerSnapshot(snapshot: StabilitySnapshot): WorkerSnapshot {
   return {
     families: snapshot.windowFamilies.map((f) => f.suffix),
@@ -84,7 +91,14 @@ export function toWorkerSnapshot(snapshot: StabilitySnapshot): WorkerSnapshot {
   }
 }
 
-/** Why `value` is not a {@link WorkerSnapshot} of this version, or null when it is one. */
+/**
+ * Why `value` is not a {@link WorkerSnapshot} of this version, or null when it is one.
+ *
+ * @example
+ * ```ts
+ * workerSnapshotProblem(null) // 'not an object'
+ * ```
+ */
 export function workerSnapshotProblem(value: unknown): string | null {
   if (typeof value !== 'object' || value === null) return 'not an object'
   const s = value as Partial<WorkerSnapshot>
@@ -466,7 +480,11 @@ export const CLUSTER_EXPORTER_FAMILIES: readonly FamilySpec[] = [...EXPORTER_FAM
  * The layout of a cluster exposition (window families, the exporter's and
  * the cluster's families) for a prefix, constant labels and a format.
  *
- * @throws {RangeError} when a constant label is invalid.
+ * @throws {RangeError} when a constant label is invalid or is `worker`.
+ * @example
+ * ```ts
+ * const layout = clusterLayout('openmetrics', 'atlas_', { service: 'fab' })
+ * ```
  */
 export function clusterLayout(format: ExpositionFormat = 'prometheus', prefix: string = DEFAULT_PREFIX, constLabels: Readonly<Record<string, string>> = {}): ExpositionLayout {
   const pairs = checkConstLabels('clusterLayout', constLabels)

@@ -57,7 +57,14 @@ interface MergedWire {
 
 const isMessage = (m: unknown): m is Message => typeof m === 'object' && m !== null && typeof (m as Record<string, unknown>)[TAG] === 'string'
 
-/** The slot of this worker (0..N-1) when it was forked by {@link ClusterPrimary.fork}, else null. */
+/**
+ * The slot of this worker (0..N-1) when it was forked by {@link ClusterPrimary.fork}, else null.
+ *
+ * @example
+ * ```ts
+ * const slot = workerSlot() ?? 0 // pick this worker's share of the work
+ * ```
+ */
 export function workerSlot(env: Readonly<Record<string, string | undefined>> = process.env): number | null {
   const text = env[SLOT_ENV]
   return text !== undefined && /^[0-9]{1,5}$/.test(text) ? Number(text) : null
