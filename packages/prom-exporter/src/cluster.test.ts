@@ -207,6 +207,29 @@ describe('a real node:cluster scraped on one port', () => {
     }
   }, 60_000)
 
+  it('without the merge, the same cluster braids its counters: scrapes on new connections see them go back', async () => {
+    setup()
+    const p = createClusterPrimary()
+    primary = p
+    await Promise.all([0, 1, 2, 3].map(() => fork(p, { PERIODS: '0,20,7,3', TICK_MS: '5', BRAID: '1' })))
+    // Let the degrading workers count a few events first.
+    for (;;) {
+      const res = await scrape(port)
+      if (res.worker === '1' && (samples(res.body).get('atlas_degradation_count_total{"window_id":"global"}') ?? 0) > 0) break
+    }
+    const seen: number[] = []
+    const from = new Set<string>()
+    for (let i = 0; i < 40; i++) {
+      const res = await scrape(port)
+      from.add(res.worker)
+      seen.push(samples(res.body).get('atlas_degradation_count_total{"window_id":"global"}') ?? 0)
+    }
+    // One series, four counters: each visit to worker 0 (no degradation) after a busier one is a "reset".
+    const decreases = seen.filter((v, i) => i > 0 && v < (seen[i - 1] as number)).length
+    expect(from.size).toBe(4)
+    expect(decreases).toBeGreaterThanOrEqual(5)
+  }, 60_000)
+
   it('runs the README example as written: four workers on one port, every scrape serving all of them', async () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
     const block = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1] as string).find((b) => b.includes('createClusterPrimary'))
