@@ -191,6 +191,9 @@ describe('worker snapshots', () => {
     expect(() => merger.ingest(0, 1, { ...good, ids: [1] } as never)).toThrow(new RangeError('ClusterMerger.ingest: not a worker snapshot: ids are not strings'))
     expect(() => merger.ingest(-1, 1, good)).toThrow(new RangeError('ClusterMerger.ingest: "slot" must be an integer in [0, 65535]; got -1'))
     expect(() => clusterLayout('prometheus', 'atlas_', { worker: 'a' })).toThrow(new RangeError('clusterLayout: option "constLabels" may not set "worker": the cluster sets it on every worker\'s series'))
+    expect(() => merger.merge([new ClusterMerger().ingest(0, 1, toWorkerSnapshot(worker(1, 2).exporter.snapshot()))])).toThrow(
+      new RangeError("ClusterMerger.merge: a part was not taken in by this merger's ingest()"),
+    )
     expect(() => new ClusterMerger('sum' as never)).toThrow(new RangeError('ClusterMerger: option "mode" must be "worker" or "aggregate"; got "sum"'))
   })
 

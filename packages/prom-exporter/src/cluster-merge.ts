@@ -20,11 +20,15 @@ export type ClusterMode = 'worker' | 'aggregate'
  * a primary refuses a worker of another version instead of misreading it.
  */
 export interface WorkerSnapshot {
+  /** Suffixes of the window families, in the order of `values`. */
   readonly families: readonly string[]
+  /** Window ids, in row order. */
   readonly ids: readonly string[]
+  /** Per window, its presence bits (which families have a sample). */
   readonly present: Uint8Array
   /** Window-major: `values[i * families.length + f]`. */
   readonly values: Float64Array
+  /** The exporter-scope families' samples, by family suffix. */
   readonly exporter: readonly { readonly suffix: string; readonly samples: readonly ExporterSample[] }[]
 }
 
@@ -55,6 +59,7 @@ export const CLUSTER_FAMILIES = [
 
 /** Why a worker slot is missing from a scrape. */
 export type MissReason = 'timeout' | 'invalid' | 'exited'
+/** Every {@link MissReason}, in the order `atlas_cluster_worker_misses_total` lists them. */
 export const MISS_REASONS: readonly MissReason[] = ['timeout', 'invalid', 'exited']
 
 /** The label the `worker` mode adds; its value is the worker's slot, 0..N-1. */
@@ -147,7 +152,7 @@ class CarriedCounter {
 }
 
 /** One window id across the cluster. */
-class WindowState {
+class WindowState implements ClusterWindow {
   /** `window_id="…"`, UTF-8. */
   readonly label: Uint8Array
   /** Per slot: the slot's carried counters for this window (COUNTERS order). */
@@ -202,11 +207,22 @@ class SlotState {
 
 /** A worker snapshot taken in by {@link ClusterMerger.ingest}: its counters are the values to export. */
 export interface IngestedSnapshot {
+  /** The worker slot it came from. */
   readonly slot: number
+  /** Per window, its presence bits. */
   readonly present: Uint8Array
+  /** Window-major values, counters replaced by the values to export. */
   readonly values: Float64Array
-  readonly windows: readonly WindowState[]
+  /** The merger's record of each window, in row order. */
+  readonly windows: readonly ClusterWindow[]
+  /** The exporter-scope families, counters replaced by the values to export. */
   readonly exporter: readonly { readonly spec: FamilySpec; readonly samples: readonly ExporterSample[] }[]
+}
+
+/** A window as a {@link ClusterMerger} knows it across the cluster. */
+export interface ClusterWindow {
+  /** The window id. */
+  readonly id: string
 }
 
 const labelKey = (suffix: string, labels: readonly (readonly [string, string])[]): string => `${suffix}\u0000${labels.map(([n, v]) => `${n}\u0001${v}`).join('\u0000')}`
@@ -238,13 +254,24 @@ function combine(how: FamilySpec['cluster'], a: number, b: number): number {
  */
 export class ClusterMerger {
   private readonly windows = new Map<string, WindowState>()
+  /** The window records of each snapshot this merger took in (its public `windows`, typed as records). */
+  private readonly rows = new WeakMap<IngestedSnapshot, readonly WindowState[]>()
   private readonly slots: SlotState[] = []
   private round = 0
 
-  constructor(
-    readonly mode: ClusterMode = 'worker',
-    readonly workerLabel: string = WORKER_LABEL,
-  ) {
+  /** How the workers are presented (see {@link ClusterMode}). */
+  readonly mode: ClusterMode
+  /** The label that carries the worker slot in `worker` mode. */
+  readonly workerLabel: string
+
+  /**
+   * @param mode - `worker` (default) or `aggregate`.
+   * @param workerLabel - the label of the worker slot (default `worker`).
+   * @throws {RangeError} when `mode` is neither.
+   */
+  constructor(mode: ClusterMode = 'worker', workerLabel: string = WORKER_LABEL) {
+    this.mode = mode
+    this.workerLabel = workerLabel
     const modeText: string = mode
     if (modeText !== 'worker' && modeText !== 'aggregate') throw new RangeError(`ClusterMerger: option "mode" must be "worker" or "aggregate"; got ${JSON.stringify(mode)}`)
   }
@@ -317,7 +344,9 @@ export class ClusterMerger {
         }),
       })
     }
-    return { slot, present, values, windows, exporter }
+    const ingested: IngestedSnapshot = { slot, present, values, windows, exporter }
+    this.rows.set(ingested, windows)
+    return ingested
   }
 
   /**
@@ -335,6 +364,12 @@ export class ClusterMerger {
     return { ...merged, exporterFamilies: [...merged.exporterFamilies, ...extra] }
   }
 
+  private rowsOf(part: IngestedSnapshot): readonly WindowState[] {
+    const rows = this.rows.get(part)
+    if (rows === undefined) throw new RangeError('ClusterMerger.merge: a part was not taken in by this merger\'s ingest()')
+    return rows
+  }
+
   /** Forgets windows no answered snapshot has had for {@link FORGET_AFTER} merges. */
   private sweep(round: number): void {
     for (const [id, w] of this.windows) {
@@ -349,7 +384,7 @@ export class ClusterMerger {
     for (const p of parts) {
       size += p.windows.length
       const suffix = this.slot(p.slot).suffix.length
-      for (const w of p.windows) labelSize += w.label.length + suffix
+      for (const w of this.rowsOf(p)) labelSize += w.label.length + suffix
     }
     const windows = new Array<WindowLabels>(size)
     const present = new Uint8Array(size)
@@ -362,7 +397,7 @@ export class ClusterMerger {
       const suffix = this.slot(p.slot).suffix
       present.set(p.present, row)
       values.set(p.values, row * F)
-      for (const w of p.windows) {
+      for (const w of this.rowsOf(p)) {
         w.round = round
         windows[row] = w.labels(p.slot, this.workerLabel)
         labelBytes.set(w.label, at)
@@ -386,7 +421,7 @@ export class ClusterMerger {
     // Rows in the order windows first appear, slot by slot.
     const order: WindowState[] = []
     for (const p of parts) {
-      for (const w of p.windows) {
+      for (const w of this.rowsOf(p)) {
         if (w.round === round) continue
         w.round = round
         w.row = order.length
@@ -399,8 +434,9 @@ export class ClusterMerger {
     // Whether a gauge cell has a value yet (the first contributor sets it, the others combine).
     const has = new Uint8Array(size * F)
     for (const p of parts) {
-      for (let i = 0; i < p.windows.length; i++) {
-        const row = (p.windows[i] as WindowState).row
+      const rows = this.rowsOf(p)
+      for (let i = 0; i < rows.length; i++) {
+        const row = (rows[i] as WindowState).row
         const bits = p.present[i] as number
         present[row] = (present[row] as number) | bits
         for (let f = 0; f < F; f++) {

@@ -255,7 +255,8 @@ describe('a real node:cluster scraped on one port', () => {
       let body = ''
       for (let i = 0; i < 200; i++) {
         const res = await scrape(free).catch(() => undefined)
-        if (res?.status === 200 && res.body.includes('atlas_stability_score{window_id="global",worker="3"}')) {
+        // Each worker has its window from its first tick on.
+        if (res?.status === 200 && [0, 1, 2, 3].every((w) => res.body.includes(`atlas_stability_score{window_id="global",worker="${String(w)}"}`))) {
           body = res.body
           break
         }

@@ -23,6 +23,7 @@ export {
   renderCluster,
   ClusterMerger,
   FORGET_AFTER,
+  type ClusterWindow,
   MISS_REASONS,
   WORKER_LABEL,
   toWorkerSnapshot,
@@ -96,7 +97,9 @@ interface Round {
  * channel's `advanced` serialization, which carries typed arrays as bytes).
  */
 export class ClusterPrimary {
+  /** How the workers are presented: `worker` labels, or aggregated per family. */
   readonly mode: ClusterMode
+  /** How long a scrape waits for the workers' snapshots, ms. */
   readonly timeoutMs: number
   private readonly merger: ClusterMerger
   /** The live worker of each slot. */
@@ -336,10 +339,13 @@ const yieldToLoop = (): Promise<void> =>
  * rendered in slices that yield to the event loop).
  */
 export class ClusterWorkerSource {
+  /** The content type of {@link ClusterWorkerSource.metrics}: the Prometheus text format 0.0.4. */
   readonly contentType: string = PROMETHEUS_CONTENT_TYPE
+  /** The formats {@link ClusterWorkerSource.expose} renders. */
   readonly formats: readonly ExpositionFormat[] = ['prometheus', 'openmetrics']
   /** Names of the families a cluster scrape exports (counters with their `_total`). */
   readonly familyNames: readonly string[]
+  /** How long a scrape waits for the primary's merged snapshot, ms. */
   readonly timeoutMs: number
   private readonly layouts = new Map<ExpositionFormat, ExpositionLayout>()
   private readonly pending = new Map<number, { resolve: (s: MergedWire) => void; reject: (e: Error) => void }>()
