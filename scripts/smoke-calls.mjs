@@ -48,6 +48,22 @@ export const CALLS = {
   '@auris/prom-exporter/push': `
     assert(mod.groupPath('nightly', { run_id: 'r1', path: '/var/tmp' }) === '/metrics/job/nightly/run_id/r1/path@base64/L3Zhci90bXA=', 'groupPath')
     assert(mod.createPusher({ url: 'http://127.0.0.1:9091', job: 'j', runId: 'r' }).url === 'http://127.0.0.1:9091/metrics/job/j/run_id/r', 'createPusher')`,
+  '@auris/prom-exporter/cluster': `
+    const core = await import('@auris/stability-core')
+    const { createStabilityExporter } = await import('@auris/prom-exporter')
+    const merger = new mod.ClusterMerger('aggregate')
+    const parts = [0.4, 0.9].map((score, slot) => {
+      const windows = new core.StabilityWindows()
+      windows.tick('global', score, score < 0.5)
+      const exporter = createStabilityExporter()
+      exporter.track(windows)
+      return merger.ingest(slot, slot, mod.toWorkerSnapshot(exporter.snapshot()))
+    })
+    const text = new TextDecoder().decode(mod.renderCluster(mod.clusterLayout(), merger.merge(parts)))
+    assert(text.includes('atlas_degradation_count_total{window_id="global"} 1'), text.slice(0, 200))
+    const primary = mod.createClusterPrimary()
+    assert((await primary.collect()).size === 0, 'a primary with no worker')
+    primary.close()`,
   '@auris/prom-exporter/prom-client': `
     const core = await import('@auris/stability-core')
     const { Registry } = await import('prom-client')

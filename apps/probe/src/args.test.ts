@@ -54,6 +54,18 @@ describe('parseCommand', () => {
     })
   })
 
+  it('reads the cluster options of serve', () => {
+    expect(parseCommand(['serve', '--workers', '4'])).toMatchObject({ workers: 4, clusterMode: 'worker', scenario: 'cycle' })
+    expect(parseCommand(['serve', '--workers', '2', '--cluster-mode', 'aggregate', '--degrade-every', '0,0,0,5'])).toMatchObject({
+      workers: 2,
+      clusterMode: 'aggregate',
+      scenario: 'every',
+      degradeEvery: [0, 0, 0, 5],
+    })
+    expect(parseCommand(['serve', '--degrade-every', '7'])).toMatchObject({ scenario: 'every', degradeEvery: [7] })
+    expect(parseCommand(['serve'])).not.toHaveProperty('workers')
+  })
+
   it('answers help', () => {
     expect(parseCommand(['-h'])).toEqual({ command: 'help' })
   })
@@ -80,7 +92,16 @@ describe('parseCommand', () => {
     [['--schedule', '101'], /--schedule takes ticks in \[1, 100\]; got 101/],
     [['serve', '--schedule', '1e300'], /--schedule takes ticks of each 100-tick period in \[1, 100\] .*; got "1e300"/],
     [['serve', '--schedule', '0'], /--schedule takes ticks of each 100-tick period in \[1, 100\]; got 0/],
-    [['serve', '--schedule', '5', '--degrade-prob', '0.1'], /--schedule and --degrade-prob exclude each other/],
+    [['serve', '--schedule', '5', '--degrade-prob', '0.1'], /--schedule, --degrade-prob and --degrade-every exclude each other/],
+    [['serve', '--workers', '0'], /--workers must be in \[1, 64\]; got 0/],
+    [['serve', '--workers', '65'], /--workers must be in \[1, 64\]; got 65/],
+    [['serve', '--cluster-mode', 'aggregate'], /--cluster-mode needs --workers/],
+    [['serve', '--workers', '2', '--cluster-mode', 'sum'], /--cluster-mode must be worker or aggregate; got "sum"/],
+    [['serve', '--workers', '2', '--state-file', 's.json'], /--state-file and --workers exclude each other/],
+    [['serve', '--degrade-every', '5,x'], /--degrade-every must be a decimal integer in \[0, 1000000\], digits only; got "x"/],
+    [['serve', '--degrade-every', '1000001'], /--degrade-every must be in \[0, 1000000\]; got 1000001/],
+    [['serve', '--degrade-every', '5', '--schedule', '5'], /--schedule, --degrade-prob and --degrade-every exclude each other/],
+    [['--workers', '2'], /--workers is an option of serve/],
     [['serve', '--host', 'a b'], /--host must be a host name or an IP address .*; got "a b"/],
     [['serve', '--host', ''], /--host must be a host name/],
     [['serve', '--state-file', ''], /--state-file needs a file name/],

@@ -60,6 +60,15 @@ and a live page at / until SIGINT or SIGTERM.
                        target); a file that does not fit is kept as PATH.rejected-<time>
   --snapshot-ms N      pause between snapshots with --state-file, in [10, 3600000] (default 1000)
   --state-max-mb N     largest state file read or written, MiB, in [1, 512] (default 256)
+  --workers N          run a Node cluster of N workers, in [1, 64], sharing the port: each
+                       worker simulates its own cores, and every scrape, whichever worker
+                       accepts it, serves all of them (series labelled worker="0".."N-1");
+                       a worker that dies is respawned into its slot, its counters continue
+  --cluster-mode M     with --workers: worker (default, a worker label on every series) or
+                       aggregate (one series per window: the worst worker for gauges, the
+                       sum for counters)
+  --degrade-every LIST instead of the story: worker k's windows degrade every LIST[k] ticks
+                       (the list repeats; 0 never), in [0, 1000000], e.g. 0,0,0,5
 
 Numbers are plain decimals: no sign, spaces, exponent or hex.
 
@@ -86,7 +95,7 @@ export class ProbeFailure extends Error {
 export const EXIT = Object.freeze({ ok: 0, checkFailed: 1, usage: 2, failure: 3, internal: 4 })
 
 /** How `serve` decides when a window degrades. */
-export type ServeScenario = 'cycle' | 'random' | 'schedule'
+export type ServeScenario = 'cycle' | 'random' | 'schedule' | 'every'
 
 export interface RunOptions {
   command: 'run'
@@ -120,6 +129,12 @@ export interface ServeOptions {
   snapshotMs: number
   /** Largest state file read or written, in bytes. */
   stateMaxBytes: number
+  /** With `--workers`: the cluster's worker count (absent: one process, no cluster). */
+  workers?: number
+  /** With `--workers`: `worker` (a worker label on every series) or `aggregate`. */
+  clusterMode?: 'worker' | 'aggregate'
+  /** Scenario `every`: worker k degrades every `degradeEvery[k % length]` ticks (0: never). */
+  degradeEvery?: readonly number[]
 }
 
 export type ProbeCommand = RunOptions | ServeOptions | { command: 'help' }
@@ -181,6 +196,12 @@ export function sloObjectives(texts: readonly string[]): SloObjective[] {
   )
 }
 
+/** `--degrade-every`: ticks between degradations per worker, comma-separated, each in [0, 1000000]. */
+function degradeEvery(text: string | undefined): number[] | null {
+  if (text === undefined) return null
+  return text.split(',').map((part) => integer('degrade-every', part, 0, 0, 1_000_000))
+}
+
 function onOff(text: string | undefined): boolean {
   if (text === undefined || text === 'on') return true
   if (text === 'off') return false
@@ -223,6 +244,9 @@ export function parseCommand(argv: readonly string[]): ProbeCommand {
         'state-file': { type: 'string' },
         'snapshot-ms': { type: 'string' },
         'state-max-mb': { type: 'string' },
+        workers: { type: 'string' },
+        'cluster-mode': { type: 'string' },
+        'degrade-every': { type: 'string' },
         report: { type: 'string' },
         ...PUSH_FLAGS,
       },
@@ -245,7 +269,7 @@ export function parseCommand(argv: readonly string[]): ProbeCommand {
   if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`)
   const str = (name: string): string | undefined => v[name] as string | undefined
   if (command === 'run') {
-    for (const name of ['port', 'host', 'tick-ms', 'max-age-ms', 'state-file', 'snapshot-ms', 'state-max-mb']) if (v[name] !== undefined) throw new UsageError(`--${name} is an option of serve`)
+    for (const name of ['port', 'host', 'tick-ms', 'max-age-ms', 'state-file', 'snapshot-ms', 'state-max-mb', 'workers', 'cluster-mode', 'degrade-every']) if (v[name] !== undefined) throw new UsageError(`--${name} is an option of serve`)
     const seed = str('seed') === undefined ? undefined : integer('seed', str('seed'), 0, 0, 2 ** 32 - 1)
     const ticks = integer('ticks', str('ticks'), REFERENCE_SCENARIO.ticks, 1, 10_000_000)
     const report = str('report')
@@ -280,16 +304,25 @@ export function parseCommand(argv: readonly string[]): ProbeCommand {
     const prob = str('degrade-prob')
     // A server runs until stopped: there is no end of run to judge.
     if (v.slo !== undefined) throw new UsageError('--slo is an option of run')
-    if (periodic !== null && prob !== undefined) throw new UsageError('--schedule and --degrade-prob exclude each other: give one')
+    const every = degradeEvery(str('degrade-every'))
+    if ([periodic !== null, prob !== undefined, every !== null].filter(Boolean).length > 1) throw new UsageError('--schedule, --degrade-prob and --degrade-every exclude each other: give one')
     const stateFile = str('state-file')
     if (stateFile === '') throw new UsageError('--state-file needs a file name, such as state.json')
+    const workers = str('workers') === undefined ? undefined : integer('workers', str('workers'), 1, 1, 64)
+    const clusterMode = str('cluster-mode')
+    if (clusterMode !== undefined && workers === undefined) throw new UsageError('--cluster-mode needs --workers')
+    if (clusterMode !== undefined && clusterMode !== 'worker' && clusterMode !== 'aggregate') throw new UsageError(`--cluster-mode must be worker or aggregate; got ${show(clusterMode)}`)
+    // One state file per process: N workers would overwrite each other's.
+    if (workers !== undefined && stateFile !== undefined) throw new UsageError('--state-file and --workers exclude each other: a state file holds one process\'s windows')
     return {
+      ...(workers === undefined ? {} : { workers, clusterMode: clusterMode ?? 'worker' }),
+      ...(every === null ? {} : { degradeEvery: every }),
       command: 'serve',
       port: integer('port', str('port'), 8010, 0, 65_535),
       host: hostName(str('host')),
       tickMs: integer('tick-ms', str('tick-ms'), 10, 0, 60_000),
       windows: integer('windows', str('windows'), 1, 1, 100_000),
-      scenario: periodic !== null ? 'schedule' : prob !== undefined ? 'random' : 'cycle',
+      scenario: periodic !== null ? 'schedule' : prob !== undefined ? 'random' : every !== null ? 'every' : 'cycle',
       schedule: periodic,
       seed: integer('seed', str('seed'), 1, 0, 2 ** 32 - 1),
       degradeProbability: probability(prob, 0.01),

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster'
 import { writeFile } from 'node:fs/promises'
 import { EXIT, HELP, ProbeFailure, UsageError, parseCommand, type RunOptions, type ServeOptions } from './args.js'
 import { formatChecks, formatHysteresis, formatMetrics, formatTable } from './format.js'
@@ -127,13 +128,25 @@ async function runAndPush(options: RunOptions): Promise<number> {
 
 async function serve(options: ServeOptions): Promise<number> {
   setFlags(options.metrics)
-  const server = await startProbeServer(options, (line) => {
-    out(`${line}\n`)
-  })
-  out('Ctrl-C (SIGINT) or SIGTERM stops it.\n')
+  if (options.workers !== undefined) {
+    if (cluster.isPrimary) {
+      const { serveClusterPrimary } = await import('./cluster-serve.js')
+      return serveClusterPrimary(options, (line) => {
+        out(`${line}\n`)
+      })
+    }
+  }
+  const worker = options.workers !== undefined
+  const server = worker
+    ? await (await import('./cluster-serve.js')).startClusterWorker(options)
+    : await startProbeServer(options, (line) => {
+        out(`${line}\n`)
+      })
+  // A worker's primary speaks for the cluster.
+  if (!worker) out('Ctrl-C (SIGINT) or SIGTERM stops it.\n')
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
-      out(`auris-probe: ${signal}, finishing in-flight requests\n`)
+      if (!worker) out(`auris-probe: ${signal}, finishing in-flight requests\n`)
       resolve()
     }
     process.once('SIGINT', () => {
@@ -144,6 +157,10 @@ async function serve(options: ServeOptions): Promise<number> {
     })
   })
   await server.close()
+  if (worker) {
+    // The IPC channel to the primary would keep the worker alive.
+    process.exit(EXIT.ok)
+  }
   out('auris-probe: stopped\n')
   return EXIT.ok
 }

@@ -47,6 +47,16 @@ describe('probe serve', () => {
     expect(await (await fetch(`${server.url}/metrics/exp/health`)).json()).toMatchObject({ status: 'enabled' })
   })
 
+  it('degrades every N ticks with --degrade-every, the entry of its worker slot, and says which worker it is', async () => {
+    process.env.AURIS_METRICS_EXP = 'on'
+    // Slot 5 of the list 0,3 (repeated): every 3 ticks.
+    server = await startProbeServer({ ...OPTIONS, scenario: 'every', schedule: null, degradeEvery: [0, 3], worker: 5 })
+    await stateWhen(server.url, (s) => s.ticks >= 10)
+    const state = (await (await fetch(`${server.url}/probe/pause`, { method: 'POST' })).json()) as ProbeState
+    expect(state.injected.global).toBe(Math.floor(state.ticks / 3))
+    expect(state.worker).toEqual({ slot: 5, pid: process.pid })
+  })
+
   it('serves 503 while metrics are off', async () => {
     process.env.AURIS_METRICS_EXP = 'off'
     server = await startProbeServer({ ...OPTIONS, metrics: false, scenario: 'random', schedule: null, degradeProbability: 0.5 })

@@ -1,5 +1,5 @@
 import { serve as serveNode, type ServerType } from '@hono/node-server'
-import { metricsRoutes } from '@auris/metrics-http'
+import { metricsRoutes, type MetricsSource } from '@auris/metrics-http'
 import type { StabilityExporter } from '@auris/prom-exporter'
 import { setupPrometheusMetrics } from '@auris/prom-exporter/setup'
 import { DEFAULT_SCORE_BUCKETS, MODE_TO_NUMERIC, StabilityWindows, type Hysteresis, type StabilityWindow, type StabilityWindowsOptions } from '@auris/stability-core'
@@ -59,6 +59,8 @@ export interface ProbeState {
   stateFile: StateFileStatus | null
   /** Samples of the `global` window twice a second (x: seconds since start), newest last; `?since=X` returns those after X. */
   history: SeriesPoint[]
+  /** With `--workers`: the slot of the worker that answered (its own simulation), and its process id. */
+  worker?: { slot: number; pid: number }
 }
 
 /** The running simulation behind `serve`: windows ticking on a timer, exported in pull mode. */
@@ -82,7 +84,10 @@ export interface Simulation {
   persist(): Promise<void>
 }
 
-type SimulationOptions = Pick<ServeOptions, 'windows' | 'tickMs' | 'scenario' | 'schedule' | 'seed' | 'degradeProbability' | 'stateFile' | 'snapshotMs' | 'stateMaxBytes'>
+type SimulationOptions = Pick<ServeOptions, 'windows' | 'tickMs' | 'scenario' | 'schedule' | 'seed' | 'degradeProbability' | 'stateFile' | 'snapshotMs' | 'stateMaxBytes' | 'degradeEvery'> & {
+  /** The cluster worker slot this simulation runs in (picks its `degradeEvery` entry and seed), or absent alone. */
+  worker?: number
+}
 
 /** The registry configuration of the probe's windows: the reference scenario's tracker with the default score histogram, default filters. */
 export function probeWindowsOptions(windows: number): StabilityWindowsOptions {
@@ -171,16 +176,19 @@ export async function startSimulation(options: SimulationOptions, log: (line: st
 
   const cores = Array.from({ length: options.windows }, () => new SimulatedFabCore(REFERENCE_SCENARIO))
   const handles = cores.map((_core, i) => registry.acquire(windowId(i)) as StabilityWindow)
-  const random = seededRandom(options.seed)
+  const slot = options.worker
+  // Each worker its own core: its own seed, its own entry of --degrade-every.
+  const random = seededRandom(slot === undefined ? options.seed : (options.seed + slot) % 2 ** 32)
   const periodic = options.schedule === null ? null : new Set(options.schedule)
+  const every = options.degradeEvery === undefined || options.degradeEvery.length === 0 ? 0 : (options.degradeEvery[(slot ?? 0) % options.degradeEvery.length] as number)
   const injected = new Uint32Array(options.windows)
   let ticks = 0
   const step = (): void => {
     ticks++
-    const chance = scenario === 'cycle' ? (cyclePhase(ticks) === 'degrading' ? CYCLE.degradeProbability : 0) : options.degradeProbability
+    const chance = scenario === 'every' ? 0 : scenario === 'cycle' ? (cyclePhase(ticks) === 'degrading' ? CYCLE.degradeProbability : 0) : options.degradeProbability
     const at = ((ticks - 1) % 100) + 1
     for (let i = 0; i < cores.length; i++) {
-      const degrade = periodic === null ? chance > 0 && random() < chance : periodic.has(at)
+      const degrade = scenario === 'every' ? every > 0 && ticks % every === 0 : periodic === null ? chance > 0 && random() < chance : periodic.has(at)
       const core = cores[i] as SimulatedFabCore
       core.step(degrade)
       if (degrade) injected[i] = (injected[i] as number) + 1
@@ -356,6 +364,7 @@ export async function startSimulation(options: SimulationOptions, log: (line: st
         global: { ...global.tracker.getMetrics(), hysteresis: (global.hysteresis as Hysteresis).getMetrics() },
         stateFile: file === null ? null : { ...file },
         history: since === undefined ? history.slice() : history.filter((p) => p.x > since),
+        ...(slot === undefined ? {} : { worker: { slot, pid: process.pid } }),
       }
     },
     pause: halt,
@@ -386,11 +395,12 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
  * @throws {ProbeFailure} when the address cannot be listened on or the state
  *   file cannot be used; nothing is left running.
  */
-export async function startProbeServer(options: ServeOptions, log: (line: string) => void = () => undefined): Promise<ProbeServer> {
+export async function startProbeServer(options: ServeOptions & { worker?: number }, log: (line: string) => void = () => undefined, source: (exporter: StabilityExporter) => MetricsSource = (e) => e): Promise<ProbeServer> {
   const simulation = await startSimulation(options, log)
   const app = new Hono()
   // The flag is read per request from process.env, which the CLI set for the probe.
-  app.route('/metrics/exp', metricsRoutes({ sources: persistedSource(simulation, options.stateFile !== null), maxAgeMs: options.maxAgeMs }))
+  // A cluster worker serves the merged cluster (`source`); --workers and --state-file exclude each other.
+  app.route('/metrics/exp', metricsRoutes({ sources: options.stateFile !== null ? persistedSource(simulation, true) : source(simulation.exporter), maxAgeMs: options.maxAgeMs }))
   app.get('/', (c) => c.html(livePage()))
   app.get('/probe/state', (c) => {
     const since = c.req.query('since')

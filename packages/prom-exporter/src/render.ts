@@ -183,7 +183,8 @@ export class SnapshotRenderer {
   /** A renderer of `snapshot` with `layout`, at the start of the exposition. */
   constructor(
     private readonly layout: ExpositionLayout,
-    private readonly snapshot: StabilitySnapshot,
+    // The renderer reads the label bytes, never the per-window objects: a merged cluster snapshot has none.
+    private readonly snapshot: Omit<StabilitySnapshot, 'windows'>,
   ) {}
 
   /** Whether the exposition has been written to its end. */
@@ -328,7 +329,7 @@ export class SnapshotRenderer {
 }
 
 /** The whole exposition of `snapshot`, synchronously, as chunks. */
-export function renderChunks(layout: ExpositionLayout, snapshot: StabilitySnapshot, writer: ChunkWriter): Uint8Array[] {
+export function renderChunks(layout: ExpositionLayout, snapshot: Omit<StabilitySnapshot, 'windows'>, writer: ChunkWriter): Uint8Array[] {
   const renderer = new SnapshotRenderer(layout, snapshot)
   while (!renderer.step(writer)) {
     // each step fills one chunk
