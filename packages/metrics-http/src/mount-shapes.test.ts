@@ -56,6 +56,8 @@ const SHAPES: Shape[] = [
   { name: 'basePath /api + /health', mount: (r, H) => new H().basePath('/api').route('/health', r), metrics: '/api/health' },
   { name: 'param /:tenant/health', mount: (r, H) => new H().route('/:tenant/health', r), metrics: '/t1/health' },
   { name: 'regex param /:tenant{t[0-9]+}/health', mount: (r, H) => new H().route('/:tenant{t[0-9]+}/health', r), metrics: '/t1/health' },
+  { name: 'regex param spanning slashes /:path{.+}/m', mount: (r, H) => new H().route('/:path{.+}/m', r), metrics: '/a/b/m' },
+  { name: 'wildcard /a/*/health', mount: (r, H) => new H().route('/a/*/health', r), metrics: '/a/z/health' },
   { name: 'nested params /:org/:tenant + /health', mount: (r, H) => new H().route('/:org/:tenant', new H().route('/health', r)), metrics: '/o1/t1/health' },
 ]
 

@@ -137,23 +137,30 @@ function mountPath(c: Context): string {
   return /[:*]/.test(base) ? fillPattern(base, c.req.path) : base
 }
 
+/** The matchers of the mount patterns seen, compiled once (an app has a fixed set of mounts). */
+const mountMatchers = new Map<string, RegExp>()
+
 /**
  * The prefix of `path` that a mount pattern with parameters or wildcards (`/:tenant/metrics`)
- * matched: each plain segment, `:name` and `*` takes one segment of the path, `:name{regex}` what
- * its regex matches there (it may span slashes), as hono's router matches them.
+ * matched, as hono's router matches them: `:name` and `*` one segment, `:name{regex}` what its
+ * regex matches (it may span slashes), the rest literally. One anchored expression for the whole
+ * pattern, so that a parameter that may span slashes gives back what the segments after it need.
  */
 function fillPattern(pattern: string, path: string): string {
-  // Segments split on slashes outside a parameter's `{regex}`.
-  const segments = pattern.slice(1).match(/(?:[^/{]|\{[^}]*\})+/g) ?? []
-  let at = 0
-  for (const segment of segments) {
-    const rest = path.slice(at + 1)
-    const regex = /^:[^{]+\{(.+)\}$/.exec(segment)?.[1]
-    const own = rest.split('/', 1)[0] ?? ''
-    const taken = regex === undefined ? own : (new RegExp(`^(?:${regex})`).exec(rest)?.[0] ?? own)
-    at += 1 + taken.length
+  let matcher = mountMatchers.get(pattern)
+  if (matcher === undefined) {
+    // Segments split on slashes outside a parameter's `{regex}`.
+    const segments = pattern.slice(1).match(/(?:[^/{]|\{[^}]*\})+/g) ?? []
+    const parts = segments.map((segment) => {
+      if (segment === '*') return '[^/]+'
+      const param = /^:[^{]+(?:\{(.+)\})?$/.exec(segment)
+      if (param !== null) return param[1] === undefined ? '[^/]+' : `(?:${param[1]})`
+      return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    })
+    matcher = new RegExp(`^/${parts.join('/')}(?=/|$)`)
+    mountMatchers.set(pattern, matcher)
   }
-  return path.slice(0, at) || '/'
+  return matcher.exec(path)?.[0] ?? path
 }
 
 /**
