@@ -480,11 +480,9 @@ async function installTogether(work, registry, released) {
   for (const example of examples) await runExample(esm, join('out', `${example.name}.js`), example)
   log(`${String(examples.length)} README examples run against the installed packages`)
 
-  // metrics-http's routes need the hono build the app uses: a CommonJS app's require('hono') is hono's CommonJS
-  // copy while metrics-http (an ES module) imports hono's ES module copy, and hono/route finds no match result
-  // across the two. Its README says so; its examples run as ES modules above.
-  const runnable = wrapped.filter((example) => !example.imports.includes('@auris/metrics-http'))
-  for (const example of runnable) await runExample(cjs, join('out', `${example.name}.js`), example)
+  // Every example again as CommonJS, metrics-http's included: there require('hono') is hono's CommonJS build while
+  // metrics-http (an ES module) imports hono's ES module build, two copies of hono in one app, which its routes serve.
+  for (const example of wrapped) await runExample(cjs, join('out', `${example.name}.js`), example)
   // The dashboard entry awaits the Grafana SDK as it loads: require() refuses it, import() works, as its README says.
   writeFileSync(
     join(cjs, 'dashboard.cjs'),
@@ -496,7 +494,7 @@ import('@auris/prom-exporter/dashboard').then((mod) => assert(mod.buildDashboard
 `,
   )
   run(process.execPath, ['dashboard.cjs'], { cwd: cjs })
-  log(`${String(runnable.length)} of ${String(wrapped.length)} README examples (all but metrics-http's) run as CommonJS, require()ing the ES module packages; /dashboard loads with import()`)
+  log(`${String(wrapped.length)} README examples (of ${String(examples.length)}; metrics-http's included) run as CommonJS, require()ing the ES module packages; /dashboard loads with import()`)
 }
 
 const work = mkdtempSync(join(tmpdir(), 'auris-release-'))

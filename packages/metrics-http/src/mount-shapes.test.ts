@@ -1,6 +1,7 @@
 import { StabilityWindows } from '@auris/stability-core'
 import fc from 'fast-check'
 import { Hono } from 'hono'
+import { Hono as OtherHono } from 'hono-min'
 import { describe, expect, it } from 'vitest'
 import type { MetricsAuth } from './auth.js'
 import { metricsRoutes, type MetricsRoutesOptions } from './routes.js'
@@ -24,27 +25,40 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'] as 
 /** What the tests need of an app, whatever its base path generic. */
 type App = Pick<Hono, 'request'>
 
+/**
+ * The hono the app is built with: the one the routes import, and (in the main run) another copy
+ * and release (`hono-min`, while the routes import the workspace's hono), as when a CommonJS app's
+ * `require('hono')` loads hono's CommonJS build beside the ES module build the routes import.
+ * The oldest-release run resolves both to the same copy, so it has the first only.
+ */
+const APP_HONOS: [string, typeof Hono][] = [['the same copy of hono', Hono]]
+if (process.env.AURIS_HONO_UNDER_TEST !== 'min') APP_HONOS.push(['another copy and release of hono', OtherHono as unknown as typeof Hono])
+
 interface Shape {
   name: string
-  /** Builds the app around the routes. */
-  mount: (routes: Hono) => App
+  /** Builds the app around the routes, with the app's hono `H`. */
+  mount: (routes: Hono, H: typeof Hono) => App
   /** The metrics path as requested (the mount point). */
   metrics: string
 }
 
 const SHAPES: Shape[] = [
-  { name: 'root', mount: (r) => new Hono().route('/', r), metrics: '/' },
+  { name: 'root', mount: (r, H) => new H().route('/', r), metrics: '/' },
   { name: 'unmounted', mount: (r) => r, metrics: '/' },
-  { name: '/x', mount: (r) => new Hono().route('/x', r), metrics: '/x' },
-  { name: '/x/ (mount path with a trailing slash)', mount: (r) => new Hono().route('/x/', r), metrics: '/x' },
-  { name: '/x/health', mount: (r) => new Hono().route('/x/health', r), metrics: '/x/health' },
-  { name: '/health', mount: (r) => new Hono().route('/health', r), metrics: '/health' },
-  { name: '/ops/health/health', mount: (r) => new Hono().route('/ops/health/health', r), metrics: '/ops/health/health' },
-  { name: 'nested /a + /b', mount: (r) => new Hono().route('/a', new Hono().route('/b', r)), metrics: '/a/b' },
-  { name: 'nested /ops + /health', mount: (r) => new Hono().route('/ops', new Hono().route('/health', r)), metrics: '/ops/health' },
-  { name: 'nested /health + /health', mount: (r) => new Hono().route('/health', new Hono().route('/health', r)), metrics: '/health/health' },
-  { name: 'basePath /api + /health', mount: (r) => new Hono().basePath('/api').route('/health', r), metrics: '/api/health' },
-  { name: 'param /:tenant/health', mount: (r) => new Hono().route('/:tenant/health', r), metrics: '/t1/health' },
+  { name: '/x', mount: (r, H) => new H().route('/x', r), metrics: '/x' },
+  { name: '/x/ (mount path with a trailing slash)', mount: (r, H) => new H().route('/x/', r), metrics: '/x' },
+  { name: '/x/health', mount: (r, H) => new H().route('/x/health', r), metrics: '/x/health' },
+  { name: '/health', mount: (r, H) => new H().route('/health', r), metrics: '/health' },
+  { name: '/ops/health/health', mount: (r, H) => new H().route('/ops/health/health', r), metrics: '/ops/health/health' },
+  { name: 'nested /a + /b', mount: (r, H) => new H().route('/a', new H().route('/b', r)), metrics: '/a/b' },
+  { name: 'nested /ops + /health', mount: (r, H) => new H().route('/ops', new H().route('/health', r)), metrics: '/ops/health' },
+  { name: 'nested /health + /health', mount: (r, H) => new H().route('/health', new H().route('/health', r)), metrics: '/health/health' },
+  { name: 'basePath /api + /health', mount: (r, H) => new H().basePath('/api').route('/health', r), metrics: '/api/health' },
+  { name: 'param /:tenant/health', mount: (r, H) => new H().route('/:tenant/health', r), metrics: '/t1/health' },
+  { name: 'regex param /:tenant{t[0-9]+}/health', mount: (r, H) => new H().route('/:tenant{t[0-9]+}/health', r), metrics: '/t1/health' },
+  { name: 'regex param spanning slashes /:path{.+}/m', mount: (r, H) => new H().route('/:path{.+}/m', r), metrics: '/a/b/m' },
+  { name: 'wildcard /a/*/health', mount: (r, H) => new H().route('/a/*/health', r), metrics: '/a/z/health' },
+  { name: 'nested params /:org/:tenant + /health', mount: (r, H) => new H().route('/:org/:tenant', new H().route('/health', r)), metrics: '/o1/t1/health' },
 ]
 
 type AuthKind = 'bearer' | 'basic' | 'per-request bearer'
@@ -54,7 +68,7 @@ const AUTHS: [AuthKind, MetricsRoutesOptions['auth'], string][] = [
   ['per-request bearer', (): MetricsAuth => ({ bearerToken: TOKEN }), `Bearer ${TOKEN}`],
 ]
 
-function build(shape: Shape, auth: MetricsRoutesOptions['auth'], publicHealth: boolean): App {
+function build(H: typeof Hono, shape: Shape, auth: MetricsRoutesOptions['auth'], publicHealth: boolean): App {
   const windows = new StabilityWindows()
   windows.tick('global', 0.9)
   return shape.mount(
@@ -66,6 +80,7 @@ function build(shape: Shape, auth: MetricsRoutesOptions['auth'], publicHealth: b
       compressThreshold: false,
       onError: () => undefined,
     }),
+    H,
   )
 }
 
@@ -85,96 +100,98 @@ function probeName(path: string): string {
   return (/\/(health|ready|live)\/?$/.exec(path) as RegExpExecArray)[1] as string
 }
 
-describe.each(SHAPES)('mounted at $name', (shape) => {
-  const metricsPaths = shape.metrics === '/' ? ['/'] : [shape.metrics, `${shape.metrics}/`]
+describe.each(APP_HONOS)('the app on %s', (_h, H) => {
+  describe.each(SHAPES)('mounted at $name', (shape) => {
+    const metricsPaths = shape.metrics === '/' ? ['/'] : [shape.metrics, `${shape.metrics}/`]
 
-  describe.each(AUTHS)('with %s auth', (_kind, auth, credential) => {
-    for (const publicHealth of [false, true]) {
-      it(`publicHealth ${String(publicHealth)}: the metrics need credentials for every method, and are served with them`, async () => {
-        const app = build(shape, auth, publicHealth)
-        for (const path of metricsPaths) {
-          for (const method of METHODS) {
-            for (const header of [undefined, 'Bearer wrong-token', 'Basic d3Jvbmc6d3Jvbmc=']) {
+    describe.each(AUTHS)('with %s auth', (_kind, auth, credential) => {
+      for (const publicHealth of [false, true]) {
+        it(`publicHealth ${String(publicHealth)}: the metrics need credentials for every method, and are served with them`, async () => {
+          const app = build(H, shape, auth, publicHealth)
+          for (const path of metricsPaths) {
+            for (const method of METHODS) {
+              for (const header of [undefined, 'Bearer wrong-token', 'Basic d3Jvbmc6d3Jvbmc=']) {
+                const res = await app.request(path, { method, ...(header === undefined ? {} : { headers: { Authorization: header } }) }, ON)
+                const body = await res.text()
+                expect(res.status, `${method} ${path} ${String(header)}`).toBe(401)
+                expect(body, `${method} ${path}`).not.toContain('zz_secret')
+              }
+              const res = await app.request(path, { method, headers: { Authorization: credential } }, ON)
+              const body = await res.text()
+              if (method === 'GET') {
+                expect(res.status, `${method} ${path}`).toBe(200)
+                expect(body).toBe(EXPOSITION)
+              } else if (method === 'HEAD') {
+                expect(res.status).toBe(200)
+                expect(res.headers.get('Content-Length')).toBe(String(EXPOSITION.length))
+                expect(body).toBe('')
+              } else {
+                expect(res.status, `${method} ${path}`).toBe(405)
+                expect(res.headers.get('Allow')).toBe('GET, HEAD')
+                expect(body).toBe('Method Not Allowed\n')
+              }
+            }
+          }
+        })
+
+        it(`publicHealth ${String(publicHealth)}: the probe routes are public exactly when asked, and never carry the metrics`, async () => {
+          const app = build(H, shape, auth, publicHealth)
+          for (const path of probePaths(shape.metrics)) {
+            for (const method of METHODS) {
+              const res = await app.request(path, { method }, ON)
+              const body = await res.text()
+              expect(body).not.toContain('zz_secret')
+              const expected = !publicHealth ? 401 : method === 'GET' || method === 'HEAD' ? 200 : 405
+              expect(res.status, `${method} ${path}`).toBe(expected)
+              if (expected === 405) expect(res.headers.get('Allow')).toBe('GET, HEAD')
+            }
+            const authorised = await app.request(path, { headers: { Authorization: credential } }, ON)
+            expect(authorised.status, path).toBe(200)
+            const json = (await authorised.json()) as { status: string; endpoint?: string }
+            expect(json.status, path).toBe(PROBE_STATUS[probeName(path)])
+            if (probeName(path) === 'health') expect(json.endpoint).toBe(shape.metrics)
+          }
+        })
+      }
+
+      it('leaks no metrics byte without credentials on any path or method (property)', async () => {
+        const apps = [build(H, shape, auth, false), build(H, shape, auth, true)]
+        const segment = fc.constantFrom('health', 'HEALTH', 'ready', 'live', 'x', 'a', 'b', 'ops', 'api', 't1', 'metrics', '', '..', '%2F', 'health%2F')
+        await fc.assert(
+          fc.asyncProperty(fc.array(segment, { maxLength: 5 }), fc.boolean(), fc.constantFrom(...METHODS), fc.constantFrom(undefined, 'Bearer wrong', 'Bearer ', 'Basic Og=='), async (segments, slash, method, header) => {
+            const path = `${shape.metrics === '/' ? '' : shape.metrics}/${segments.join('/')}${slash ? '/' : ''}`
+            for (const app of apps) {
               const res = await app.request(path, { method, ...(header === undefined ? {} : { headers: { Authorization: header } }) }, ON)
               const body = await res.text()
-              expect(res.status, `${method} ${path} ${String(header)}`).toBe(401)
               expect(body, `${method} ${path}`).not.toContain('zz_secret')
+              expect(res.headers.get('Content-Type') ?? '', `${method} ${path}`).not.toBe(TEXT)
             }
-            const res = await app.request(path, { method, headers: { Authorization: credential } }, ON)
-            const body = await res.text()
-            if (method === 'GET') {
-              expect(res.status, `${method} ${path}`).toBe(200)
-              expect(body).toBe(EXPOSITION)
-            } else if (method === 'HEAD') {
-              expect(res.status).toBe(200)
-              expect(res.headers.get('Content-Length')).toBe(String(EXPOSITION.length))
-              expect(body).toBe('')
-            } else {
-              expect(res.status, `${method} ${path}`).toBe(405)
-              expect(res.headers.get('Allow')).toBe('GET, HEAD')
-              expect(body).toBe('Method Not Allowed\n')
-            }
-          }
-        }
+          }),
+          { numRuns: 150 },
+        )
       })
-
-      it(`publicHealth ${String(publicHealth)}: the probe routes are public exactly when asked, and never carry the metrics`, async () => {
-        const app = build(shape, auth, publicHealth)
-        for (const path of probePaths(shape.metrics)) {
-          for (const method of METHODS) {
-            const res = await app.request(path, { method }, ON)
-            const body = await res.text()
-            expect(body).not.toContain('zz_secret')
-            const expected = !publicHealth ? 401 : method === 'GET' || method === 'HEAD' ? 200 : 405
-            expect(res.status, `${method} ${path}`).toBe(expected)
-            if (expected === 405) expect(res.headers.get('Allow')).toBe('GET, HEAD')
-          }
-          const authorised = await app.request(path, { headers: { Authorization: credential } }, ON)
-          expect(authorised.status, path).toBe(200)
-          const json = (await authorised.json()) as { status: string; endpoint?: string }
-          expect(json.status, path).toBe(PROBE_STATUS[probeName(path)])
-          if (probeName(path) === 'health') expect(json.endpoint).toBe(shape.metrics)
-        }
-      })
-    }
-
-    it('leaks no metrics byte without credentials on any path or method (property)', async () => {
-      const apps = [build(shape, auth, false), build(shape, auth, true)]
-      const segment = fc.constantFrom('health', 'HEALTH', 'ready', 'live', 'x', 'a', 'b', 'ops', 'api', 't1', 'metrics', '', '..', '%2F', 'health%2F')
-      await fc.assert(
-        fc.asyncProperty(fc.array(segment, { maxLength: 5 }), fc.boolean(), fc.constantFrom(...METHODS), fc.constantFrom(undefined, 'Bearer wrong', 'Bearer ', 'Basic Og=='), async (segments, slash, method, header) => {
-          const path = `${shape.metrics === '/' ? '' : shape.metrics}/${segments.join('/')}${slash ? '/' : ''}`
-          for (const app of apps) {
-            const res = await app.request(path, { method, ...(header === undefined ? {} : { headers: { Authorization: header } }) }, ON)
-            const body = await res.text()
-            expect(body, `${method} ${path}`).not.toContain('zz_secret')
-            expect(res.headers.get('Content-Type') ?? '', `${method} ${path}`).not.toBe(TEXT)
-          }
-        }),
-        { numRuns: 150 },
-      )
     })
-  })
 
-  it('without auth: GET and HEAD everywhere, 405 with Allow for the other methods, trailing slashes included', async () => {
-    const app = build(shape, undefined, false)
-    for (const path of [...metricsPaths, ...probePaths(shape.metrics)]) {
-      for (const method of METHODS) {
-        const res = await app.request(path, { method }, ON)
-        const body = await res.text()
-        if (method === 'GET') {
-          expect(res.status, `${method} ${path}`).toBe(200)
-          if (metricsPaths.includes(path)) expect(body).toBe(EXPOSITION)
-          else expect(body).not.toContain('zz_secret')
-        } else if (method === 'HEAD') {
-          expect(res.status, `${method} ${path}`).toBe(200)
-          expect(body).toBe('')
-        } else {
-          expect(res.status, `${method} ${path}`).toBe(405)
-          expect(res.headers.get('Allow')).toBe('GET, HEAD')
+    it('without auth: GET and HEAD everywhere, 405 with Allow for the other methods, trailing slashes included', async () => {
+      const app = build(H, shape, undefined, false)
+      for (const path of [...metricsPaths, ...probePaths(shape.metrics)]) {
+        for (const method of METHODS) {
+          const res = await app.request(path, { method }, ON)
+          const body = await res.text()
+          if (method === 'GET') {
+            expect(res.status, `${method} ${path}`).toBe(200)
+            if (metricsPaths.includes(path)) expect(body).toBe(EXPOSITION)
+            else expect(body).not.toContain('zz_secret')
+          } else if (method === 'HEAD') {
+            expect(res.status, `${method} ${path}`).toBe(200)
+            expect(body).toBe('')
+          } else {
+            expect(res.status, `${method} ${path}`).toBe(405)
+            expect(res.headers.get('Allow')).toBe('GET, HEAD')
+          }
         }
       }
-    }
+    })
   })
 })
 

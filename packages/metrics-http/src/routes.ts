@@ -2,7 +2,6 @@ import { FEATURE_FLAGS, functionOption, isFlagOn, monotonicClock, numberOption }
 import { Hono, type Context, type Next } from 'hono'
 import { env, getRuntimeKey } from 'hono/adapter'
 import { compress } from 'hono/compress'
-import { basePath, baseRoutePath } from 'hono/route'
 import { checkAuth, verifier, type MetricsAuth, type Verify } from './auth.js'
 import { FamilyConflictError } from './merge.js'
 import { judgeReadiness, resolveReadiness, type ReadinessOptions } from './readiness.js'
@@ -104,19 +103,69 @@ function defaultOnError(error: unknown): void {
 
 type RouteName = 'metrics' | 'health' | 'ready' | 'live'
 
-/** Where the routes are mounted, as requested: parameters filled in, no trailing slash (but `/`). */
+/** What the routes read of the request object the app's hono created (see {@link mountPath}). */
+interface AppRequest {
+  readonly routePath?: unknown
+}
+
+/**
+ * Where the routes are mounted, as requested: parameters filled in, no trailing slash (but `/`).
+ *
+ * The app that mounts the routes may run another copy of hono than the one this package imports:
+ * a CommonJS app's `require('hono')` is hono's CommonJS build while this ES module imports the ES
+ * module build, and a project may hold two hono releases. The `hono/route` helpers read the match
+ * result through a symbol private to their own copy, so on the app's context they find nothing
+ * (every request was a 500). The path alone cannot tell the mount either (`/x/health` is the health
+ * route below `/x` or the metrics mounted at `/x/health`: reading it as the former once served
+ * metrics without the token). So the mount is read from what the app's own router matched:
+ * `c.req.routePath`, a getter of the request object the app's hono created, is the pattern this
+ * dispatcher was registered under there (`<mount>/*`), whichever copy created it. hono marks it
+ * deprecated in favour of `hono/route` (which cannot work across copies) but keeps it through 4.x,
+ * the peer range; the route tests run against the oldest and the current 4.x release, with the app
+ * on the same copy, on another copy, and in a CommonJS process. A CommonJS build of this package
+ * would fix the CommonJS case only, not two releases side by side, and would make this package a
+ * dual package with two copies of its own state.
+ */
 function mountPath(c: Context): string {
-  const pattern = baseRoutePath(c)
-  // basePath fills in a mount's parameters (`/:tenant/metrics`); a plain mount path is its own base.
-  const base = /[:*]/.test(pattern) ? basePath(c) : pattern
-  // `app.route('/x/', routes)` serves the same paths as `app.route('/x', routes)`: with the slash kept,
-  // `/x/health` would be read as `health` below `/x/` and miss the health route.
-  return base.length > 1 && base.endsWith('/') ? base.replace(/\/+$/, '') || '/' : base
+  const pattern = (c.req as AppRequest).routePath
+  if (typeof pattern !== 'string') throw new TypeError('metricsRoutes: the app\'s hono exposes no c.req.routePath (hono 4.x does); the mount path is unknown')
+  // The dispatcher is registered at `*`, which mounting turns into `<mount>/*` (`/*` at the root).
+  const base = (pattern.endsWith('*') ? pattern.slice(0, -1) : pattern).replace(/\/+$/, '')
+  if (base === '') return '/'
+  // A plain mount path is its own base; `app.route('/x/', routes)` serves the same paths as
+  // `app.route('/x', routes)`, hence no trailing slash (else `/x/health` would miss the health route).
+  return /[:*]/.test(base) ? fillPattern(base, c.req.path) : base
+}
+
+/** The matchers of the mount patterns seen, compiled once (an app has a fixed set of mounts). */
+const mountMatchers = new Map<string, RegExp>()
+
+/**
+ * The prefix of `path` that a mount pattern with parameters or wildcards (`/:tenant/metrics`)
+ * matched, as hono's router matches them: `:name` and `*` one segment, `:name{regex}` what its
+ * regex matches (it may span slashes), the rest literally. One anchored expression for the whole
+ * pattern, so that a parameter that may span slashes gives back what the segments after it need.
+ */
+function fillPattern(pattern: string, path: string): string {
+  let matcher = mountMatchers.get(pattern)
+  if (matcher === undefined) {
+    // Segments split on slashes outside a parameter's `{regex}`.
+    const segments = pattern.slice(1).match(/(?:[^/{]|\{[^}]*\})+/g) ?? []
+    const parts = segments.map((segment) => {
+      if (segment === '*') return '[^/]+'
+      const param = /^:[^{]+(?:\{(.+)\})?$/.exec(segment)
+      if (param !== null) return param[1] === undefined ? '[^/]+' : `(?:${param[1]})`
+      return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    })
+    matcher = new RegExp(`^/${parts.join('/')}(?=/|$)`)
+    mountMatchers.set(pattern, matcher)
+  }
+  return matcher.exec(path)?.[0] ?? path
 }
 
 /**
  * Which of the routes a request is for, from its path relative to where the
- * routes are mounted (`basePath`), one trailing slash allowed. Deciding on
+ * routes are mounted ({@link mountPath}), one trailing slash allowed. Deciding on
  * the relative path, never on a suffix of the full one, is what keeps
  * routes mounted at `/ops/health` from looking like the health route.
  */
