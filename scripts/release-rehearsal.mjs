@@ -420,7 +420,36 @@ async function pool(tasks, n) {
  * CommonJS.
  */
 async function installTogether(work, registry, released) {
-  const examples = readmeExamples(root)
+  // The push example talks to a Pushgateway at 127.0.0.1:9091: a real one (Debian's, as in prom-exporter's README
+  // test) runs on a free port for the examples, and the example's address is pointed at it.
+  const gateway = await startPushgateway(work)
+  try {
+    await runTogether(work, registry, released, gateway.url)
+  } finally {
+    await gateway.stop()
+  }
+}
+
+/** Debian's `prometheus-pushgateway` on a free port of 127.0.0.1, without persistence. */
+async function startPushgateway(work) {
+  const port = await freePort()
+  const url = `http://127.0.0.1:${String(port)}`
+  const child = spawn('prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${String(port)}`, '--persistence.file=', '--log.level=warn'], { cwd: work, stdio: 'ignore' })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  const failed = new Promise((_resolve, reject) => child.once('error', (error) => reject(new Error(`release: prometheus-pushgateway could not start (${error.message}); install the Debian package "prometheus-pushgateway"`))))
+  await Promise.race([failed, waitFor('the Pushgateway to be ready', async () => (await fetch(`${url}/-/ready`)).ok, 30_000)])
+  return {
+    url,
+    stop: async () => {
+      child.kill('SIGTERM')
+      await exited
+    },
+  }
+}
+
+async function runTogether(work, registry, released, gatewayUrl) {
+  const pointed = (code) => code.replaceAll("'http://127.0.0.1:9091'", JSON.stringify(gatewayUrl))
+  const examples = readmeExamples(root).map((example) => ({ ...example, code: pointed(example.code), commonjs: example.commonjs === null ? null : pointed(example.commonjs) }))
   const imported = new Set(examples.flatMap((e) => e.imports))
   const ours = released.map(({ manifest }) => `${manifest.name}@${manifest.version}`)
   const theirs = thirdParty([...imported].filter((name) => !name.startsWith('@auris/')).sort())
