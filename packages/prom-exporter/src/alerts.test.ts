@@ -1,12 +1,8 @@
-import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { stringify } from 'yaml'
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { alertRules } from './alerts.js'
 import { METRIC_NAMES } from './names.js'
-import { rulesText } from './testing/assets.js'
+import { testShippedRules, type PromtoolResult } from './testing/promtool.js'
 
 /**
  * Several processes export the same windows (instances, and workers of a
@@ -37,17 +33,8 @@ function series(name: string, labels: Record<string, string>): string {
     .join(',')}}`
 }
 
-function promtoolTest(tests: unknown[]): { status: number | null; output: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'auris-worst-'))
-  try {
-    writeFileSync(join(dir, 'rules.yml'), rulesText())
-    writeFileSync(join(dir, 'tests.yml'), stringify({ rule_files: ['rules.yml'], evaluation_interval: '1m', tests }, { lineWidth: 0 }))
-    const run = spawnSync('promtool', ['test', 'rules', join(dir, 'tests.yml')], { encoding: 'utf8' })
-    if (run.error !== undefined) throw new Error(`promtool could not run (${run.error.message}); install the Debian package "prometheus"`)
-    return { status: run.status, output: `${run.stdout}${run.stderr}` }
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+function promtoolTest(tests: unknown[]): PromtoolResult {
+  return testShippedRules({ rule_files: ['rules.yml'], evaluation_interval: '1m', tests })
 }
 
 const QUOTED = 'stream "in" \\ out'

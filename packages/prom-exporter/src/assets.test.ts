@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { DEFAULT_SCORE_BUCKETS, StabilityWindows } from '@auris/stability-core'
-import { stringify } from 'yaml'
 import { describe, expect, it } from 'vitest'
 import { AGGREGATION, alertProbes, alertRules } from './alerts.js'
 import { buildDashboard } from './dashboard.js'
@@ -12,14 +11,10 @@ import { createStabilityExporter } from './exporter.js'
 import { METRIC_NAMES } from './names.js'
 import { DASHBOARD_FILE, RULES_FILE, dashboardText, rulesText } from './testing/assets.js'
 import { parseExposition } from './testing/exposition.js'
+import { promtool, testShippedRules } from './testing/promtool.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
-function promtool(args: string[]): { status: number | null; output: string } {
-  const run = spawnSync('promtool', args, { encoding: 'utf8' })
-  if (run.error !== undefined) throw new Error(`promtool could not run (${run.error.message}); install the Debian package "prometheus"`)
-  return { status: run.status, output: `${run.stdout}${run.stderr}` }
-}
 
 /** Metric names an expression refers to (identifiers that are exported family names). */
 function referencedMetrics(expr: string): string[] {
@@ -99,16 +94,9 @@ describe('alert rules', () => {
   })
 
   it('fire and stay quiet as intended (promtool test rules)', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'auris-rules-'))
-    try {
-      writeFileSync(join(dir, 'rules.yml'), rulesText())
-      writeFileSync(join(dir, 'tests.yml'), stringify(ruleTests(), { lineWidth: 0 }))
-      const r = promtool(['test', 'rules', join(dir, 'tests.yml')])
-      expect(r.output).toMatch(/SUCCESS/)
-      expect(r.status, r.output).toBe(0)
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
+    const r = testShippedRules(ruleTests())
+    expect(r.output).toMatch(/SUCCESS/)
+    expect(r.status, r.output).toBe(0)
   })
 })
 

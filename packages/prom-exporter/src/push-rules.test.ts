@@ -1,12 +1,10 @@
-import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { stringify } from 'yaml'
 import { describe, expect, it } from 'vitest'
 import { alertRules, type AlertRule } from './alerts.js'
-import { RULES_FILE, rulesText } from './testing/assets.js'
+import { RULES_FILE } from './testing/assets.js'
+import { testShippedRules } from './testing/promtool.js'
 
 /**
  * The rules on pushed series (group `atlas-stability-push`), unit-tested
@@ -18,11 +16,6 @@ import { RULES_FILE, rulesText } from './testing/assets.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
-function promtool(args: string[]): { status: number | null; output: string } {
-  const run = spawnSync('promtool', args, { encoding: 'utf8' })
-  if (run.error !== undefined) throw new Error(`promtool could not run (${run.error.message}); install the Debian package "prometheus"`)
-  return { status: run.status, output: `${run.stdout}${run.stderr}` }
-}
 
 const pushGroup = alertRules().groups.find((g) => g.name === 'atlas-stability-push')
 const rules = Object.fromEntries([...(pushGroup?.rules ?? []), ...(alertRules().groups[0]?.rules ?? [])].map((r) => [r.alert, r])) as Record<string, AlertRule>
@@ -89,16 +82,9 @@ function tests(): unknown {
 
 describe('rules on pushed series (promtool test rules)', () => {
   it('fire once per fresh run with its last pushed value, go quiet after delete or pushMaxAge, and keep pushed series out of the pull rules', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'auris-push-rules-'))
-    try {
-      writeFileSync(join(dir, 'rules.yml'), rulesText())
-      writeFileSync(join(dir, 'tests.yml'), stringify(tests(), { lineWidth: 0 }))
-      const r = promtool(['test', 'rules', join(dir, 'tests.yml')])
-      expect(r.output).toMatch(/SUCCESS/)
-      expect(r.status, r.output).toBe(0)
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
+    const r = testShippedRules(tests())
+    expect(r.output).toMatch(/SUCCESS/)
+    expect(r.status, r.output).toBe(0)
   })
 
   it('are in the shipped file, with a runbook section each, and take their options', () => {
