@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { alertProbes, alertRules } from '@auris/prom-exporter'
 import type { ProbeState } from './serve.js'
 import { eventually, freePort, start, type Child } from '@auris/test-support'
+import { startPrometheus, type Prometheus } from '@auris/test-support/prometheus'
 
 /**
  * End to end against a real Prometheus (Debian's `prometheus` package):
@@ -19,7 +20,7 @@ const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 const shippedConfig = fileURLToPath(new URL('../deploy/prometheus.yml', import.meta.url))
 
 let probe: Child | undefined
-let prometheus: Child | undefined
+let prometheus: Prometheus | undefined
 let work = ''
 let probeUrl = ''
 let promUrl = ''
@@ -85,19 +86,8 @@ beforeAll(async () => {
     .replace('127.0.0.1:8010', `127.0.0.1:${String(probePort)}`)
     .replaceAll('15s', '1s')
     .replace('../../../packages/prom-exporter/alerts/atlas-stability.rules.yml', rules)
-  writeFileSync(join(work, 'prometheus.yml'), config)
-  const promPort = await freePort()
-  promUrl = `http://127.0.0.1:${String(promPort)}`
-  prometheus = start('prometheus', [
-    `--config.file=${join(work, 'prometheus.yml')}`,
-    `--storage.tsdb.path=${join(work, 'data')}`,
-    `--web.listen-address=127.0.0.1:${String(promPort)}`,
-    '--log.level=warn',
-  ])
-  prometheus.process.once('error', (error) => {
-    throw new Error(`prometheus could not start (${error.message}); install the Debian package "prometheus"`)
-  })
-  await eventually('Prometheus to be ready', async () => ((await fetch(`${promUrl}/-/ready`)).ok ? true : undefined), 60_000)
+  prometheus = await startPrometheus(work, config)
+  promUrl = prometheus.url
   await eventually('up{job="auris-probe"} == 1', async () => ((await query('up{job="auris-probe"} == 1')).length === 1 ? true : undefined), 60_000)
 }, 120_000)
 

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { alertRules } from '@auris/prom-exporter'
 import { createPusher, listGroups } from '@auris/prom-exporter/push'
-import { eventually, freePort, start, type Child } from '@auris/test-support'
+import { eventually } from '@auris/test-support'
+import { startPrometheus, type Prometheus } from '@auris/test-support/prometheus'
 import { startPushgateway, type Pushgateway } from '@auris/test-support/pushgateway'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
@@ -22,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 const MAX_AGE_S = 20
 let gw: Pushgateway | undefined
-let prometheus: Child | undefined
+let prometheus: Prometheus | undefined
 let work = ''
 let promUrl = ''
 
@@ -61,21 +62,15 @@ beforeAll(async () => {
   gw = await startPushgateway()
   // JSON is YAML: Prometheus reads both files as written.
   writeFileSync(join(work, 'rules.yml'), JSON.stringify(alertRules({ pushedDegradationsAbove: 0, pushMaxAge: `${String(MAX_AGE_S)}s`, interval: '1s' })))
-  writeFileSync(
-    join(work, 'prometheus.yml'),
+  prometheus = await startPrometheus(
+    work,
     JSON.stringify({
       global: { scrape_interval: '1s', evaluation_interval: '1s' },
       rule_files: [join(work, 'rules.yml')],
       scrape_configs: [{ job_name: 'pushgateway', honor_labels: true, static_configs: [{ targets: [`127.0.0.1:${String(gw.port)}`] }] }],
     }),
   )
-  const port = await freePort()
-  promUrl = `http://127.0.0.1:${String(port)}`
-  prometheus = start('prometheus', [`--config.file=${join(work, 'prometheus.yml')}`, `--storage.tsdb.path=${join(work, 'data')}`, `--web.listen-address=127.0.0.1:${String(port)}`, '--log.level=warn'])
-  prometheus.process.once('error', (error) => {
-    throw new Error(`prometheus could not start (${error.message}); install the Debian package "prometheus"`)
-  })
-  await eventually('Prometheus to be ready', async () => ((await fetch(`${promUrl}/-/ready`)).ok ? true : undefined), 60_000)
+  promUrl = prometheus.url
 }, 90_000)
 
 afterAll(async () => {

@@ -1,11 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { serve, type ServerType } from '@hono/node-server'
 import { metricsRoutes } from '@auris/metrics-http'
 import { createStabilityExporter } from '@auris/prom-exporter'
 import { DEFAULT_SCORE_BUCKETS, StabilityWindows } from '@auris/stability-core'
-import { eventually, freePort, start, type Child } from '@auris/test-support'
+import { eventually, freePort } from '@auris/test-support'
+import { startPrometheus, type Prometheus } from '@auris/test-support/prometheus'
 import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { seededRandom } from './random.js'
@@ -32,7 +33,7 @@ const RUNS = {
 
 const scores = new Map<string, number[]>()
 let server: ServerType | undefined
-let prometheus: Child | undefined
+let prometheus: Prometheus | undefined
 let work = ''
 let promUrl = ''
 
@@ -85,22 +86,11 @@ beforeAll(async () => {
   server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port })
 
   work = mkdtempSync(join(tmpdir(), 'auris-slo-e2e-'))
-  writeFileSync(
-    join(work, 'prometheus.yml'),
+  prometheus = await startPrometheus(
+    work,
     ['global:', '  scrape_interval: 1s', 'scrape_configs:', '  - job_name: slo', '    metrics_path: /metrics/exp', '    static_configs:', `      - targets: ['127.0.0.1:${String(port)}']`, ''].join('\n'),
   )
-  const promPort = await freePort()
-  promUrl = `http://127.0.0.1:${String(promPort)}`
-  prometheus = start('prometheus', [
-    `--config.file=${join(work, 'prometheus.yml')}`,
-    `--storage.tsdb.path=${join(work, 'data')}`,
-    `--web.listen-address=127.0.0.1:${String(promPort)}`,
-    '--log.level=warn',
-  ])
-  prometheus.process.once('error', (error) => {
-    throw new Error(`prometheus could not start (${error.message}); install the Debian package "prometheus"`)
-  })
-  await eventually('Prometheus to be ready', async () => ((await fetch(`${promUrl}/-/ready`)).ok ? true : undefined), 60_000)
+  promUrl = prometheus.url
   await eventually('the histogram to be scraped', async () => ((await query('atlas_stability_score_count')).length === Object.keys(RUNS).length ? true : undefined), 60_000)
 }, 120_000)
 
