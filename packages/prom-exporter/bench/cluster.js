@@ -3,7 +3,12 @@
  * A cluster scrape, ours against prom-client's `AggregatorRegistry`, over
  * the same data in one run (one process, mitata; medians):
  *
- *   node --expose-gc bench/cluster.js [--json]
+ *   node --expose-gc bench/cluster.js [--json] [--histograms]
+ *
+ * `--histograms`: every tracker also keeps a score histogram with the
+ * default bounds (`DEFAULT_SCORE_BUCKETS`: 11 buckets, sum and count per
+ * window), carried over IPC and merged; prom-client gets the same three
+ * families through the adapter, summed by `AggregatorRegistry`.
  *
  * Each shape (W workers × N windows) runs in a process of its own: W workers, each with N windows (a registry with some history, filters
  * included), exported by our exporter and, for prom-client, registered on a
@@ -25,16 +30,18 @@
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { serialize, deserialize } from 'node:v8'
-import { StabilityWindows } from '@auris/stability-core'
+import { DEFAULT_SCORE_BUCKETS, StabilityWindows } from '@auris/stability-core'
 import { WINDOW_FAMILIES, createStabilityExporter } from '@auris/prom-exporter'
-import { CLUSTER_EXPORTER_FAMILIES, ClusterMerger, clusterLayout, renderCluster, toWorkerSnapshot } from '@auris/prom-exporter/cluster'
+import { CLUSTER_EXPORTER_FAMILIES, ClusterMerger, clusterLayout, histogramsFromWire, histogramsToWire, renderCluster, toWorkerSnapshot } from '@auris/prom-exporter/cluster'
 import { createStabilityExporter as createOnRegistry } from '@auris/prom-exporter/prom-client'
 import { bench, do_not_optimize, run } from 'mitata'
 import { AggregatorRegistry } from 'prom-client'
 
+const HISTOGRAMS = process.argv.includes('--histograms')
+
 /** Worker `w`'s windows: `n` windows with 50 ticks of history, different per worker. */
 function busyWindows(n, w) {
-  const windows = new StabilityWindows({ maxWindows: n, tracker: { minStableTicks: 30 } })
+  const windows = new StabilityWindows({ maxWindows: n, tracker: { minStableTicks: 30, ...(HISTOGRAMS ? { scoreBuckets: DEFAULT_SCORE_BUCKETS } : {}) } })
   for (let round = 0; round < 50; round++) {
     for (let i = 0; i < n; i++) {
       const x = Math.sin((round * 31 + i + w * 7) * 12.9898) * 43758.5453
@@ -55,7 +62,15 @@ const SHAPES = [
 const layout = clusterLayout('prometheus')
 
 /** A merged snapshot as it crosses to the rendering worker (its typed arrays and exporter samples). */
-const wireOf = (m) => ({ size: m.size, labelBytes: m.labelBytes, labelEnds: m.labelEnds, present: m.present, values: m.values, exporter: m.exporterFamilies.map((e) => ({ suffix: e.spec.suffix, samples: e.samples })) })
+const wireOf = (m) => ({
+  size: m.size,
+  labelBytes: m.labelBytes,
+  labelEnds: m.labelEnds,
+  present: m.present,
+  values: m.values,
+  exporter: m.exporterFamilies.map((e) => ({ suffix: e.spec.suffix, samples: e.samples })),
+  histograms: m.scoreHistograms === undefined ? undefined : histogramsToWire(m.scoreHistograms, m.size),
+})
 
 /** One shape, in this process: every scrape warmed up, then measured by mitata one after the other. */
 async function measure(workers, n) {
@@ -75,7 +90,7 @@ async function measure(workers, n) {
     const wire = deserialize(serialize(wireOf(merger.merge(parts))))
     // What the accepting worker renders: the wire's arrays, the families by suffix.
     const exporterFamilies = CLUSTER_EXPORTER_FAMILIES.map((spec) => ({ spec, samples: wire.exporter.find((e) => e.suffix === spec.suffix)?.samples ?? [] }))
-    return renderCluster(layout, { ...wire, windowFamilies: WINDOW_FAMILIES, exporterFamilies })
+    return renderCluster(layout, { ...wire, windowFamilies: WINDOW_FAMILIES, exporterFamilies, scoreHistograms: histogramsFromWire(wire.histograms, wire.size) })
   }
   const oursScrape = scrapeWith(new ClusterMerger('aggregate'))
   const oursByWorker = scrapeWith(new ClusterMerger('worker'))
@@ -88,6 +103,9 @@ async function measure(workers, n) {
   const b = await theirsScrape()
   const count = (text) => text.split('\n').filter((l) => l.startsWith('atlas_stability_score_ema{')).length
   if (count(a) !== n || count(b) !== n) throw new Error(`expected ${String(n)} EMA series, got ours ${String(count(a))}, prom-client ${String(count(b))}`)
+  const buckets = (text) => text.split('\n').filter((l) => l.startsWith('atlas_stability_score_bucket{')).length
+  const wanted = HISTOGRAMS ? n * (DEFAULT_SCORE_BUCKETS.length + 1) : 0
+  if (buckets(a) !== wanted || buckets(b) !== wanted) throw new Error(`expected ${String(wanted)} bucket series, got ours ${String(buckets(a))}, prom-client ${String(buckets(b))}`)
   for (let i = 0; i < 20; i++) {
     oursScrape()
     oursByWorker()
@@ -124,13 +142,13 @@ if (at >= 0) {
 }
 const p50 = {}
 for (const [workers, n] of SHAPES) {
-  const out = execFileSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--shape', String(workers), String(n)], { encoding: 'utf8' })
+  const out = execFileSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--shape', String(workers), String(n), ...(HISTOGRAMS ? ['--histograms'] : [])], { encoding: 'utf8' })
   for (const [name, v] of Object.entries(JSON.parse(out.trim().split('\n').pop() ?? '{}'))) p50[`${name} ${String(workers)}x${String(n)}`] = v
   process.stderr.write(`  ${String(workers)} x ${String(n)} done\n`)
 }
 const ms = (name) => (p50[name] / 1e6).toFixed(2)
 const lines = [
-  `Node ${process.version}, ${process.platform}/${process.arch}. Command: \`node --expose-gc bench/cluster.js\` (in packages/prom-exporter). Medians; each shape in its own process (ours, then prom-client, then ours in worker mode, each warmed up first), all shapes in one run; absolute times drift with the machine's load, ratios from one run are the figures to read.`,
+  `Node ${process.version}, ${process.platform}/${process.arch}. Command: \`node --expose-gc bench/cluster.js${HISTOGRAMS ? ' --histograms' : ''}\` (in packages/prom-exporter). Medians; each shape in its own process (ours, then prom-client, then ours in worker mode, each warmed up first), all shapes in one run; absolute times drift with the machine's load, ratios from one run are the figures to read.`,
   '',
   '| workers × windows | ours, aggregate mode | prom-client `AggregatorRegistry` | speed-up (mitata) | speed-up (alternated) | ours per worker × window (alternated) | ours, worker mode (a `worker` label, W× the series) |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',

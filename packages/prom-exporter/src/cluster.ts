@@ -23,6 +23,8 @@ export {
   renderCluster,
   ClusterMerger,
   FORGET_AFTER,
+  histogramsFromWire,
+  histogramsToWire,
   type ClusterWindow,
   MISS_REASONS,
   WORKER_LABEL,
