@@ -303,14 +303,16 @@ class CarriedCounter {
  * buckets stay cumulative.
  */
 class CarriedHistogram {
+  // Plain arrays, not typed arrays: one buffer per window and slot would be as many objects for the
+  // garbage collector to track (see the collector's records).
   /** What the slot's earlier processes (and earlier readings that went back) counted. */
-  private base: Float64Array
+  private base: number[]
   /** The current process's last reading. */
-  private last: Float64Array
+  private last: number[]
 
   constructor(public bounds: readonly number[]) {
-    this.base = new Float64Array(bounds.length + 3)
-    this.last = new Float64Array(bounds.length + 3)
+    this.base = new Array<number>(bounds.length + 3).fill(0)
+    this.last = new Array<number>(bounds.length + 3).fill(0)
   }
 
   /** Takes the current process's reading at `values[at …]` and writes the values to export in its place. */
@@ -349,7 +351,7 @@ class CarriedHistogram {
   private rebase(bounds: readonly number[]): void {
     const old = this.bounds
     const n = bounds.length
-    const base = new Float64Array(n + 3)
+    const base = new Array<number>(n + 3).fill(0)
     let j = -1
     for (let b = 0; b < n; b++) {
       while (j + 1 < old.length && (old[j + 1] as number) <= (bounds[b] as number)) j++
@@ -358,7 +360,7 @@ class CarriedHistogram {
     for (let k = 0; k < 3; k++) base[n + k] = this.total(old.length + k)
     this.bounds = bounds
     this.base = base
-    this.last = new Float64Array(n + 3)
+    this.last = new Array<number>(n + 3).fill(0)
   }
 }
 
