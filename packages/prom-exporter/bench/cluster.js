@@ -8,7 +8,11 @@
  * `--histograms`: every tracker also keeps a score histogram with the
  * default bounds (`DEFAULT_SCORE_BUCKETS`: 11 buckets, sum and count per
  * window), carried over IPC and merged; prom-client gets the same three
- * families through the adapter, summed by `AggregatorRegistry`.
+ * families through the adapter, summed by `AggregatorRegistry`, and, as a
+ * second baseline, a native prom-client `Histogram` per worker holding the
+ * same bucket counts (named `atlas_stability_score_hist`: a histogram named
+ * `atlas_stability_score` would clash with the gauge) beside the adapter's
+ * other families.
  *
  * Each shape (W workers × N windows) runs in a process of its own: W workers, each with N windows (a registry with some history, filters
  * included), exported by our exporter and, for prom-client, registered on a
@@ -35,13 +39,13 @@ import { WINDOW_FAMILIES, createStabilityExporter } from '@auris/prom-exporter'
 import { CLUSTER_EXPORTER_FAMILIES, ClusterMerger, clusterLayout, histogramsFromWire, histogramsToWire, renderCluster, toWorkerSnapshot } from '@auris/prom-exporter/cluster'
 import { createStabilityExporter as createOnRegistry } from '@auris/prom-exporter/prom-client'
 import { bench, do_not_optimize, run } from 'mitata'
-import { AggregatorRegistry } from 'prom-client'
+import { AggregatorRegistry, Histogram } from 'prom-client'
 
 const HISTOGRAMS = process.argv.includes('--histograms')
 
 /** Worker `w`'s windows: `n` windows with 50 ticks of history, different per worker. */
-function busyWindows(n, w) {
-  const windows = new StabilityWindows({ maxWindows: n, tracker: { minStableTicks: 30, ...(HISTOGRAMS ? { scoreBuckets: DEFAULT_SCORE_BUCKETS } : {}) } })
+function busyWindows(n, w, histograms = HISTOGRAMS) {
+  const windows = new StabilityWindows({ maxWindows: n, tracker: { minStableTicks: 30, ...(histograms ? { scoreBuckets: DEFAULT_SCORE_BUCKETS } : {}) } })
   for (let round = 0; round < 50; round++) {
     for (let i = 0; i < n; i++) {
       const x = Math.sin((round * 31 + i + w * 7) * 12.9898) * 43758.5453
@@ -85,6 +89,23 @@ async function measure(workers, n) {
     e.track(windows)
     return e.registry
   })
+  // The native baseline: the adapter's families from the same windows without histograms, plus a
+  // prom-client Histogram fed so its buckets hold the trackers' counts (each observation at its bucket's bound).
+  const native = HISTOGRAMS
+    ? all.map((windows, w) => {
+        const e = createOnRegistry({ maxWindows: n })
+        e.track(busyWindows(n, w, false))
+        const h = new Histogram({ name: 'atlas_stability_score_hist', help: 'Stability score per tick.', labelNames: ['window_id'], buckets: [...DEFAULT_SCORE_BUCKETS], registers: [e.registry] })
+        for (const id of windows.ids()) {
+          const counts = windows.get(id).tracker.getScoreHistogram().counts
+          for (let b = 0; b < counts.length; b++) {
+            const value = b < DEFAULT_SCORE_BUCKETS.length ? DEFAULT_SCORE_BUCKETS[b] : 2
+            for (let k = counts[b] - (b === 0 ? 0 : counts[b - 1]); k > 0; k--) h.observe({ window_id: id }, value)
+          }
+        }
+        return e.registry
+      })
+    : []
   const scrapeWith = (merger) => () => {
     const parts = ours.map((e, slot) => merger.ingest(slot, slot, deserialize(serialize(toWorkerSnapshot(e.snapshot())))))
     const wire = deserialize(serialize(wireOf(merger.merge(parts))))
@@ -94,10 +115,12 @@ async function measure(workers, n) {
   }
   const oursScrape = scrapeWith(new ClusterMerger('aggregate'))
   const oursByWorker = scrapeWith(new ClusterMerger('worker'))
-  const theirsScrape = async () => {
-    const list = await Promise.all(theirs.map(async (r) => JSON.parse(JSON.stringify(await r.getMetricsAsJSON()))))
+  const aggregateOf = (registries) => async () => {
+    const list = await Promise.all(registries.map(async (r) => JSON.parse(JSON.stringify(await r.getMetricsAsJSON()))))
     return AggregatorRegistry.aggregate(list).metrics()
   }
+  const theirsScrape = aggregateOf(theirs)
+  const nativeScrape = aggregateOf(native)
   // Same data, same windows: both expositions have one EMA series per window.
   const a = new TextDecoder().decode(oursScrape())
   const b = await theirsScrape()
@@ -106,20 +129,30 @@ async function measure(workers, n) {
   const buckets = (text) => text.split('\n').filter((l) => l.startsWith('atlas_stability_score_bucket{')).length
   const wanted = HISTOGRAMS ? n * (DEFAULT_SCORE_BUCKETS.length + 1) : 0
   if (buckets(a) !== wanted || buckets(b) !== wanted) throw new Error(`expected ${String(wanted)} bucket series, got ours ${String(buckets(a))}, prom-client ${String(buckets(b))}`)
+  if (HISTOGRAMS) {
+    const c = await nativeScrape()
+    const nativeBuckets = c.split('\n').filter((l) => l.startsWith('atlas_stability_score_hist_bucket{')).length
+    if (nativeBuckets !== wanted || count(c) !== n) throw new Error(`native prom-client: expected ${String(wanted)} bucket series, got ${String(nativeBuckets)}`)
+    // The same counts: the +Inf buckets of both sum to every worker's ticks.
+    const inf = (text, name) => text.split('\n').filter((l) => l.startsWith(`${name}{`) && l.includes('le="+Inf"')).reduce((x, l) => x + Number(l.slice(l.lastIndexOf(' ') + 1)), 0)
+    if (inf(c, 'atlas_stability_score_hist_bucket') !== inf(a, 'atlas_stability_score_bucket')) throw new Error('native prom-client: other counts than ours')
+  }
   for (let i = 0; i < 20; i++) {
     oursScrape()
     oursByWorker()
     await theirsScrape()
+    if (HISTOGRAMS) await nativeScrape()
   }
   globalThis.gc?.()
   bench('ours', () => do_not_optimize(oursScrape()))
   bench('prom-client', async () => do_not_optimize(await theirsScrape()))
+  if (HISTOGRAMS) bench('prom-client-native', async () => do_not_optimize(await nativeScrape()))
   bench('ours-worker', () => do_not_optimize(oursByWorker()))
   const { benchmarks } = await run({ format: 'quiet' })
   const out = Object.fromEntries(benchmarks.map((x) => [x.alias, x.runs[0]?.stats?.p50 ?? Number.NaN]))
   // mitata measures one bench after the other: load that drifts in between swings a ratio. The ratio is
   // also taken from samples alternated by hand, ours and prom-client in turn, 40 rounds.
-  const samples = { ours: [], theirs: [], worker: [] }
+  const samples = { ours: [], theirs: [], worker: [], native: [] }
   for (let i = 0; i < 40; i++) {
     let t = performance.now()
     do_not_optimize(oursScrape())
@@ -130,9 +163,14 @@ async function measure(workers, n) {
     t = performance.now()
     do_not_optimize(oursByWorker())
     samples.worker.push(performance.now() - t)
+    if (HISTOGRAMS) {
+      t = performance.now()
+      do_not_optimize(await nativeScrape())
+      samples.native.push(performance.now() - t)
+    }
   }
   const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] * 1e6
-  return { ...out, 'alt-ours': median(samples.ours), 'alt-prom-client': median(samples.theirs), 'alt-ours-worker': median(samples.worker) }
+  return { ...out, 'alt-ours': median(samples.ours), 'alt-prom-client': median(samples.theirs), 'alt-ours-worker': median(samples.worker), ...(HISTOGRAMS ? { 'alt-prom-client-native': median(samples.native) } : {}) }
 }
 
 const at = process.argv.indexOf('--shape')
@@ -158,6 +196,13 @@ for (const [workers, n] of SHAPES) {
   lines.push(
     `| ${workers} × ${n.toLocaleString('en-US')} | ${ms(`ours ${key}`)} ms | ${ms(`prom-client ${key}`)} ms | ${(p50[`prom-client ${key}`] / p50[`ours ${key}`]).toFixed(1)}× | ${(p50[`alt-prom-client ${key}`] / p50[`alt-ours ${key}`]).toFixed(1)}× | ${(p50[`alt-ours ${key}`] / (workers * n)).toFixed(0)} ns | ${ms(`ours-worker ${key}`)} ms |`,
   )
+}
+if (HISTOGRAMS) {
+  lines.push('', '| workers × windows | prom-client with a native `Histogram` | speed-up over it (mitata) | speed-up over it (alternated) |', '| --- | ---: | ---: | ---: |')
+  for (const [workers, n] of SHAPES) {
+    const key = `${workers}x${n}`
+    lines.push(`| ${workers} × ${n.toLocaleString('en-US')} | ${ms(`prom-client-native ${key}`)} ms | ${(p50[`prom-client-native ${key}`] / p50[`ours ${key}`]).toFixed(1)}× | ${(p50[`alt-prom-client-native ${key}`] / p50[`alt-ours ${key}`]).toFixed(1)}× |`)
+  }
 }
 if (process.argv.includes('--json')) console.log(JSON.stringify({ node: process.version, p50Ns: p50 }, null, 2))
 else console.log(lines.join('\n'))

@@ -474,9 +474,12 @@ function combine(how: FamilySpec['cluster'], a: number, b: number): number {
  * primary's side of a cluster scrape. Generic over the family tables:
  * every window family of `WINDOW_FAMILIES` and exporter family of
  * `EXPORTER_FAMILIES` is merged by its type and `cluster`
- * aggregation, so a new family needs no change here.
+ * aggregation, so a new family needs no change here. The score
+ * histograms merge too: per worker in `worker` mode (`le` after the
+ * `worker` label), summed per window in `aggregate` mode over the bounds
+ * every worker of the window has (all of them when they agree).
  *
- * Counters never decrease across scrapes, also when a worker's process
+ * Counters and histograms never decrease across scrapes, also when a worker's process
  * dies and another takes its slot: each slot carries what its earlier
  * processes exported last and adds the new process's counts
  * ({@link ClusterMerger.ingest} takes the process id with each snapshot).
