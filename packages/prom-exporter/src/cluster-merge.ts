@@ -175,7 +175,7 @@ export function histogramsToWire(h: ScoreHistogramsSnapshot, size: number): Work
 }
 
 /**
- * The {@link ScoreHistogramsSnapshot} of histograms in their IPC form, for
+ * The `ScoreHistogramsSnapshot` of histograms in their IPC form, for
  * `size` windows (undefined stays undefined).
  *
  * @example
