@@ -287,6 +287,16 @@ describe('ClusterMerger, score histograms', () => {
     expect(histogramOf(out, { window_id: 'global', worker: '0' })).toEqual({ buckets: { '0.25': 0, '0.5': 2, '0.9': 2, '+Inf': 13 }, sum: 12, count: 13 })
   })
 
+  it('does not count a reading twice when its bounds come back in another array (after many distinct bound sets)', () => {
+    const merger = new ClusterMerger('worker')
+    merger.ingest(0, 1, toWorkerSnapshot(histWorker(4).snapshot()))
+    // Slot 1 sends 1,100 distinct sets of bounds: the merger's table of bound sets fills and starts again.
+    const other = toWorkerSnapshot(histWorker(2).snapshot())
+    for (let i = 0; i < 1100; i++) merger.ingest(1, 2, { ...other, values: other.values.slice(), histograms: { ...other.histograms!, bounds: [[0.5 + i / 100_000, 0.9]], values: other.histograms!.values.slice() } })
+    const out = text(merger, [merger.ingest(0, 1, toWorkerSnapshot(histWorker(5).snapshot()))])
+    expect(histogramOf(out, { window_id: 'global', worker: '0' })).toEqual({ buckets: { '0.5': 1, '0.8': 1, '+Inf': 5 }, sum: 4.5, count: 5 })
+  })
+
   it('aggregate mode over workers that disagree on bounds keeps the bounds they all have (exact sums)', () => {
     const merger = new ClusterMerger('aggregate')
     const parts = [merger.ingest(0, 1, toWorkerSnapshot(histWorker(4, [0.5, 0.8]).snapshot())), merger.ingest(1, 2, toWorkerSnapshot(histWorker(10, [0.25, 0.5, 0.9]).snapshot()))]

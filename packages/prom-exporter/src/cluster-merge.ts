@@ -317,7 +317,11 @@ class CarriedHistogram {
 
   /** Takes the current process's reading at `values[at …]` and writes the values to export in its place. */
   read(bounds: readonly number[], values: Float64Array, at: number): void {
-    if (bounds !== this.bounds) this.rebase(bounds)
+    if (bounds !== this.bounds) {
+      // The same bounds in another array (the merger's table of bound sets was cleared): nothing to rebase.
+      if (sameBounds(bounds, this.bounds)) this.bounds = bounds
+      else this.rebase(bounds)
+    }
     const { base, last } = this
     const n = base.length
     let back = false
