@@ -10,7 +10,7 @@ import { record } from './figures.js'
 /**
  * `probe serve --workers 4` scraped by a real Prometheus (Debian's 2.42)
  * every second for two minutes, one worker SIGKILLed and respawned half-way:
- * Prometheus sees no counter reset, and `rate()` matches the degradations
+ * Prometheus sees no counter reset (the score histogram's series included), and `rate()` matches the degradations
  * the workers really made. Without the cluster merge the same setup is a
  * braid of four counters (the connection's worker answers alone).
  */
@@ -59,7 +59,7 @@ async function states(port: number, since: number): Promise<Map<number, State & 
 }
 
 describe('a cluster of probe workers under a real Prometheus', () => {
-  it('shows no counter reset across a worker SIGKILL and respawn, and rate() within 10 % of the true rate', async () => {
+  it('shows no counter or histogram reset across a worker SIGKILL and respawn, and rate() within 10 % of the true rate', async () => {
     const port = await freePort()
     const probe = start(process.execPath, [cli, 'serve', '--port', String(port), '--workers', String(EVERY.length), '--tick-ms', '10', '--degrade-every', EVERY.join(',')])
     const dir = mkdtempSync(join(tmpdir(), 'auris-cluster-'))
@@ -103,6 +103,15 @@ describe('a cluster of probe workers under a real Prometheus', () => {
         counters += all.length
         resets.push(...all.filter((r) => r.value[1] !== '0').map((r) => ({ ...r, metric: { ...r.metric, name } })))
       }
+      // The score histogram's series (buckets, sum, count) are counts too: no reset either.
+      let histogramSeries = 0
+      for (const name of ['atlas_stability_score_bucket', 'atlas_stability_score_sum', 'atlas_stability_score_count']) {
+        const all = await query(`resets(${name}{job="cluster"}[3m])`)
+        histogramSeries += all.length
+        resets.push(...all.filter((r) => r.value[1] !== '0').map((r) => ({ ...r, metric: { ...r.metric, name } })))
+      }
+      // What the SLO rule reads (its median over the cluster) has data.
+      const median = (await query('histogram_quantile(0.5, sum by (window_id, le) (rate(atlas_stability_score_bucket{run_id=""}[60s])))')).map((r) => Number(r.value[1]))
       const restarts = Number((await query('atlas_cluster_worker_restarts_total{worker="3"}'))[0]?.value[1])
       const missing = Number((await query('sum(increase(atlas_cluster_worker_misses_total[3m]))'))[0]?.value[1])
       const scrapes = Number((await query('count_over_time(up{job="cluster"}[3m])'))[0]?.value[1])
@@ -112,6 +121,8 @@ describe('a cluster of probe workers under a real Prometheus', () => {
         degradeEvery: EVERY,
         scrapes,
         counterSeries: counters,
+        histogramSeries,
+        medianScore: median[0],
         resets: resets.length,
         rate: Math.round(rate * 1000) / 1000,
         trueRate: Math.round(truth * 1000) / 1000,
@@ -123,6 +134,11 @@ describe('a cluster of probe workers under a real Prometheus', () => {
       expect(resets).toEqual([])
       // 4 workers × (3 window counters + 2 filter counters + 4 exporter counters) + the cluster's 4 × (3 + 1).
       expect(counters).toBe(52)
+      // 4 workers × (11 buckets of the default bounds + sum + count).
+      expect(histogramSeries).toBe(52)
+      expect(median.length).toBe(1)
+      expect(median[0]).toBeGreaterThanOrEqual(0)
+      expect(median[0]).toBeLessThanOrEqual(1)
       expect(workers).toEqual(['0', '1', '2', '3'])
       expect(restarts).toBe(1)
       expect(Math.abs(rate / truth - 1)).toBeLessThanOrEqual(0.1)

@@ -4,6 +4,7 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { DEFAULT_SCORE_BUCKETS } from '@auris/stability-core'
 import { eventually, start, type Child } from '@auris/test-support'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ProbeState } from './serve.js'
@@ -53,10 +54,36 @@ function samples(text: string): Map<string, number> {
 }
 
 async function startCluster(...args: string[]): Promise<number> {
-  probe = start(process.execPath, [cli, 'serve', '--port', '0', '--workers', '4', ...args])
+  return startWorkers(4, ...args)
+}
+
+async function startWorkers(workers: number, ...args: string[]): Promise<number> {
+  probe = start(process.execPath, [cli, 'serve', '--port', '0', '--workers', String(workers), ...args])
   const child = probe
-  const url = await eventually('the cluster to serve', () => Promise.resolve(/serving http:\/\/127\.0\.0\.1:(\d+)\/metrics\/exp from a cluster of 4/.exec(child.output())?.[1]), 30_000, 50)
+  const serving = new RegExp(`serving http://127\\.0\\.0\\.1:(\\d+)/metrics/exp from a cluster of ${String(workers)}`)
+  const url = await eventually('the cluster to serve', () => Promise.resolve(serving.exec(child.output())?.[1]), 30_000, 50)
   return Number(url)
+}
+
+const PYTHON = `
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families as text
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as om
+out = []
+for item in json.load(sys.stdin):
+    try:
+        list((om if item['format'] == 'openmetrics' else text)(item['text']))
+        out.append('ok')
+    except Exception as e:
+        out.append(type(e).__name__ + ': ' + str(e))
+print(json.dumps(out))
+`
+
+/** Python prometheus_client's verdict on each exposition ('ok' or the error), Debian's python3-prometheus-client. */
+function pythonParse(items: readonly { text: string; format: 'prometheus' | 'openmetrics' }[]): string[] {
+  const run = spawnSync('/usr/bin/python3', ['-c', PYTHON], { input: JSON.stringify(items), encoding: 'utf8', maxBuffer: 1 << 26 })
+  if (run.error !== undefined || run.status !== 0) throw new Error(`python3 prometheus_client could not run (${run.error?.message ?? run.stderr}); install the Debian package "python3-prometheus-client"`)
+  return JSON.parse(run.stdout) as string[]
 }
 
 describe('probe serve --workers 4', () => {
@@ -91,8 +118,9 @@ describe('probe serve --workers 4', () => {
       if (i === 0) continue
       const before = scrapes[i - 1] as Map<string, number>
       for (const [key, value] of now) {
-        // OpenMetrics and the text format name counter samples alike (`_total`).
-        if (!key.split('{')[0]?.endsWith('_total')) continue
+        // OpenMetrics and the text format name counter samples alike (`_total`); the histogram's series are counts too.
+        const name = key.split('{')[0] ?? ''
+        if (!name.endsWith('_total') && !/^atlas_stability_score_(bucket|sum|count)$/.test(name)) continue
         const was = before.get(key)
         if (was !== undefined) expect(value, `${key} at scrape ${String(i)}`).toBeGreaterThanOrEqual(was)
       }
@@ -105,6 +133,12 @@ describe('probe serve --workers 4', () => {
     expect(last.get('atlas_degradation_count_total{window_id="global",worker="0"}')).toBe(0)
     expect(last.get('atlas_degradation_count_total{window_id="window-2",worker="3"}')).toBe(last.get('atlas_degradation_count_total{window_id="global",worker="3"}'))
     expect(last.get('atlas_stability_score_ema{window_id="global",worker="3"}')).toBeLessThan(0.5)
+    // Every worker's score histogram is there, the respawned slot's included (+Inf equals the count).
+    for (const worker of ['0', '1', '2', '3']) {
+      const les = [...last.keys()].filter((k) => k.startsWith(`atlas_stability_score_bucket{window_id="global",worker="${worker}",le=`)).map((k) => /le="([^"]+)"/.exec(k)?.[1])
+      expect(les, worker).toEqual([...DEFAULT_SCORE_BUCKETS.map(String), '+Inf'])
+      expect(last.get(`atlas_stability_score_bucket{window_id="global",worker="${worker}",le="+Inf"}`), worker).toBe(last.get(`atlas_stability_score_count{window_id="global",worker="${worker}"}`))
+    }
 
     // promtool test rules with the shipped rules, on the EMA series as scraped, one scrape per 30 s
     // evaluation step (the last value held): StabilityLow fires for window "global", and the series
@@ -158,5 +192,33 @@ describe('probe serve --workers 4', () => {
     expect(s.get('atlas_degradation_count_total{window_id="global"}')).toBeGreaterThanOrEqual(1)
     expect(s.get('atlas_windows')).toBe(1)
     expect(s.get('atlas_cluster_worker_up{worker="3"}')).toBe(1)
+    // One histogram for the window, summed over the workers, no worker label.
+    expect([...s.keys()].filter((k) => k.startsWith('atlas_stability_score_bucket{')).map((k) => /\{(.*)\}/.exec(k)?.[1])).toEqual([...DEFAULT_SCORE_BUCKETS.map(String), '+Inf'].map((le) => `window_id="global",le="${le}"`))
+    expect(s.get('atlas_stability_score_bucket{window_id="global",le="+Inf"}')).toBe(s.get('atlas_stability_score_count{window_id="global"}'))
+  }, 60_000)
+})
+
+describe('probe serve --workers 2', () => {
+  it('exposes both workers\' score histograms (the series the SLO rule and dashboard read); promtool and Python accept both formats', async () => {
+    const port = await startWorkers(2, '--tick-ms', '5', '--windows', '1')
+    // Both workers have ticked: each has its histogram, with the default bounds and +Inf.
+    const text = await eventually('both workers\' histograms', async () => {
+      const body = (await get(port, '/metrics/exp')).body
+      const s = samples(body)
+      return ['0', '1'].every((w) => (s.get(`atlas_stability_score_count{window_id="global",worker="${w}"}`) ?? 0) >= 1) ? body : undefined
+    }, 20_000, 20)
+    const s = samples(text)
+    for (const worker of ['0', '1']) {
+      const les = [...s.keys()].filter((k) => k.startsWith(`atlas_stability_score_bucket{window_id="global",worker="${worker}",le=`)).map((k) => /le="([^"]+)"/.exec(k)?.[1])
+      expect(les, worker).toEqual([...DEFAULT_SCORE_BUCKETS.map(String), '+Inf'])
+      expect(s.get(`atlas_stability_score_bucket{window_id="global",worker="${worker}",le="+Inf"}`)).toBe(s.get(`atlas_stability_score_count{window_id="global",worker="${worker}"}`))
+    }
+    expect([...s.keys()].filter((k) => k.startsWith('atlas_stability_score_sum{')).length).toBe(2)
+    const om = (await get(port, '/metrics/exp', 'application/openmetrics-text; version=1.0.0')).body
+    expect(om).toContain('# TYPE atlas_stability_score_bucket unknown\n')
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' })
+    if (check.error !== undefined) throw new Error(`promtool could not run (${check.error.message}); install the Debian package "prometheus"`)
+    expect({ status: check.status, output: `${check.stdout}${check.stderr}` }).toEqual({ status: 0, output: '' })
+    expect(pythonParse([{ text, format: 'prometheus' }, { text: om, format: 'openmetrics' }])).toEqual(['ok', 'ok'])
   }, 60_000)
 })

@@ -3,7 +3,7 @@ import { StabilityWindows } from '@auris/stability-core'
 import { describe, expect, it } from 'vitest'
 import { CLUSTER_FAMILIES, ClusterMerger, FORGET_AFTER, clusterLayout, renderCluster, toWorkerSnapshot, workerSnapshotProblem, type IngestedSnapshot } from './cluster-merge.js'
 import { createStabilityExporter, type StabilityExporter } from './exporter.js'
-import { FAMILIES, WINDOW_FAMILIES } from './names.js'
+import { EXPORTER_FAMILIES, FAMILIES, HISTOGRAM_FAMILIES, WINDOW_FAMILIES } from './names.js'
 import { parseExposition } from './testing/exposition.js'
 import { promtool, pythonParse } from './testing/parsers.js'
 
@@ -206,6 +206,202 @@ describe('worker snapshots', () => {
     expect(om).toContain('# TYPE fab_cluster_worker_up gauge\nfab_cluster_worker_up{worker="0",service="x"} 1\n')
     expect(promtool(plain)).toEqual({ status: 0, output: '' })
     expect(pythonParse([{ text: plain, format: 'prometheus' }, { text: om, format: 'openmetrics' }]).map((v) => v.ok)).toEqual([true, true])
-    expect(FAMILIES.length).toBe(WINDOW_FAMILIES.length + 3)
+    // Every family is merged: the window families, the score histogram's and the exporter's.
+    expect(FAMILIES.length).toBe(WINDOW_FAMILIES.length + HISTOGRAM_FAMILIES.length + EXPORTER_FAMILIES.length)
+  })
+})
+
+/**
+ * A worker whose window `global` keeps a score histogram: `ticks` healthy ticks with
+ * `minStableTicks: 2` score 0.5, then 1 on every later tick, so its histogram is known
+ * exactly: 1 tick at or below 0.5, `ticks` in all, sum `ticks - 0.5`.
+ */
+function histWorker(ticks: number, scoreBuckets: readonly number[] = [0.5, 0.8]): StabilityExporter {
+  const windows = new StabilityWindows({ clock: () => 0, tracker: { minStableTicks: 2, scoreBuckets } })
+  for (let t = 0; t < ticks; t++) windows.tick('global', 0.9, false)
+  const exporter = createStabilityExporter()
+  exporter.track(windows)
+  return exporter
+}
+
+/** `{le: value}` of the bucket series of `labels` (plus `le`), and the sum and count of `labels`. */
+function histogramOf(exposition: string, labels: Record<string, string>): { buckets: Record<string, number>; sum: number | undefined; count: number | undefined } {
+  const families = parseExposition(exposition)
+  const buckets: Record<string, number> = {}
+  const match = (s: { labels: Record<string, string> }, extra: number): boolean =>
+    Object.entries(labels).every(([k, v]) => s.labels[k] === v) && Object.keys(s.labels).length === Object.keys(labels).length + extra
+  for (const s of families.get('atlas_stability_score_bucket')?.samples ?? []) if (match(s, 1)) buckets[s.labels.le as string] = s.value
+  const one = (suffix: string): number | undefined => families.get(`atlas_stability_score_${suffix}`)?.samples.find((s) => match(s, 0))?.value
+  return { buckets, sum: one('sum'), count: one('count') }
+}
+
+describe('ClusterMerger, score histograms', () => {
+  it('worker mode keeps each worker\'s histogram under its slot, le after worker; both formats parse', () => {
+    const merger = new ClusterMerger('worker')
+    const merged = merger.merge([merger.ingest(0, 1, toWorkerSnapshot(histWorker(4).snapshot())), merger.ingest(1, 2, toWorkerSnapshot(histWorker(10).snapshot()))])
+    const plain = new TextDecoder().decode(renderCluster(clusterLayout('prometheus'), merged))
+    const om = new TextDecoder().decode(renderCluster(clusterLayout('openmetrics', 'atlas_', { service: 'x' }), merged))
+    expect(histogramOf(plain, { window_id: 'global', worker: '0' })).toEqual({ buckets: { '0.5': 1, '0.8': 1, '+Inf': 4 }, sum: 3.5, count: 4 })
+    expect(histogramOf(plain, { window_id: 'global', worker: '1' })).toEqual({ buckets: { '0.5': 1, '0.8': 1, '+Inf': 10 }, sum: 9.5, count: 10 })
+    // The same order as the other families: window_id, worker, then le, then the constant labels.
+    expect(plain).toContain('\natlas_stability_score_bucket{window_id="global",worker="1",le="0.8"} 1\natlas_stability_score_bucket{window_id="global",worker="1",le="+Inf"} 10\n')
+    expect(om).toContain('\natlas_stability_score_bucket{window_id="global",worker="0",le="0.5",service="x"} 1\n')
+    expect(om).toContain('\natlas_stability_score_count{window_id="global",worker="0",service="x"} 4\n')
+    expect(promtool(plain)).toEqual({ status: 0, output: '' })
+    expect(pythonParse([{ text: plain, format: 'prometheus' }, { text: om, format: 'openmetrics' }]).map((v) => v.ok)).toEqual([true, true])
+  })
+
+  it('aggregate mode sums buckets, sum and count per window, keeping a dead slot\'s counts', () => {
+    const merger = new ClusterMerger('aggregate')
+    merger.ingest(0, 1, toWorkerSnapshot(histWorker(4).snapshot()))
+    const b = merger.ingest(1, 2, toWorkerSnapshot(histWorker(10).snapshot()))
+    // Slot 0 does not answer: its histogram still counts.
+    const out = new TextDecoder().decode(renderCluster(clusterLayout('prometheus'), merger.merge([undefined, b])))
+    expect(histogramOf(out, { window_id: 'global' })).toEqual({ buckets: { '0.5': 2, '0.8': 2, '+Inf': 14 }, sum: 13, count: 14 })
+    const om = new TextDecoder().decode(renderCluster(clusterLayout('openmetrics'), merger.merge([undefined, b])))
+    expect(om).toContain('\natlas_stability_score_bucket{window_id="global",le="+Inf"} 14\n')
+    expect(promtool(out)).toEqual({ status: 0, output: '' })
+    expect(pythonParse([{ text: out, format: 'prometheus' }, { text: om, format: 'openmetrics' }]).map((v) => v.ok)).toEqual([true, true])
+  })
+
+  it('carries a slot\'s histogram to the process that takes it over, and after a reading that went back', () => {
+    for (const mode of ['worker', 'aggregate'] as const) {
+      const merger = new ClusterMerger(mode)
+      const labels = mode === 'worker' ? { window_id: 'global', worker: '0' } : { window_id: 'global' }
+      merger.ingest(0, 1, toWorkerSnapshot(histWorker(10).snapshot()))
+      // A new process in slot 0 (the old one was killed): 3 ticks of its own on top of 10.
+      const respawned = text(merger, [merger.ingest(0, 2, toWorkerSnapshot(histWorker(3).snapshot()))])
+      expect(histogramOf(respawned, labels), mode).toEqual({ buckets: { '0.5': 2, '0.8': 2, '+Inf': 13 }, sum: 12, count: 13 })
+      // The same process reads lower (its exporter forgot the window): its 3 are kept, 1 more counts.
+      const forgot = text(merger, [merger.ingest(0, 2, toWorkerSnapshot(histWorker(1).snapshot()))])
+      expect(histogramOf(forgot, labels), mode).toEqual({ buckets: { '0.5': 3, '0.8': 3, '+Inf': 14 }, sum: 12.5, count: 14 })
+    }
+  })
+
+  it('a process with other bounds continues every series it shares and starts the new ones from what was counted below them', () => {
+    const merger = new ClusterMerger('worker')
+    merger.ingest(0, 1, toWorkerSnapshot(histWorker(10).snapshot()))
+    const out = text(merger, [merger.ingest(0, 2, toWorkerSnapshot(histWorker(3, [0.25, 0.5, 0.9]).snapshot()))])
+    // le 0.25: nothing at or below it before (the old bounds start at 0.5), nothing now; le 0.5: 1 + 1;
+    // le 0.9: the 1 counted at or below 0.8 before, + 1; +Inf, sum and count carry whole.
+    expect(histogramOf(out, { window_id: 'global', worker: '0' })).toEqual({ buckets: { '0.25': 0, '0.5': 2, '0.9': 2, '+Inf': 13 }, sum: 12, count: 13 })
+  })
+
+  it('does not count a reading twice when its bounds come back in another array (after many distinct bound sets)', () => {
+    const merger = new ClusterMerger('worker')
+    merger.ingest(0, 1, toWorkerSnapshot(histWorker(4).snapshot()))
+    // Slot 1 sends 1,100 distinct sets of bounds: the merger's table of bound sets fills and starts again.
+    const other = toWorkerSnapshot(histWorker(2).snapshot())
+    for (let i = 0; i < 1100; i++) merger.ingest(1, 2, { ...other, values: other.values.slice(), histograms: { ...other.histograms!, bounds: [[0.5 + i / 100_000, 0.9]], values: other.histograms!.values.slice() } })
+    const out = text(merger, [merger.ingest(0, 1, toWorkerSnapshot(histWorker(5).snapshot()))])
+    expect(histogramOf(out, { window_id: 'global', worker: '0' })).toEqual({ buckets: { '0.5': 1, '0.8': 1, '+Inf': 5 }, sum: 4.5, count: 5 })
+  })
+
+  it('aggregate mode over workers that disagree on bounds keeps the bounds they all have (exact sums)', () => {
+    const merger = new ClusterMerger('aggregate')
+    const parts = [merger.ingest(0, 1, toWorkerSnapshot(histWorker(4, [0.5, 0.8]).snapshot())), merger.ingest(1, 2, toWorkerSnapshot(histWorker(10, [0.25, 0.5, 0.9]).snapshot()))]
+    const out = text(merger, parts)
+    expect(histogramOf(out, { window_id: 'global' })).toEqual({ buckets: { '0.5': 2, '+Inf': 14 }, sum: 13, count: 14 })
+    expect(promtool(out)).toEqual({ status: 0, output: '' })
+    // With no bound in common, only +Inf is left.
+    const none = new ClusterMerger('aggregate')
+    const apart = text(none, [none.ingest(0, 1, toWorkerSnapshot(histWorker(4, [0.3]).snapshot())), none.ingest(1, 2, toWorkerSnapshot(histWorker(10, [0.6]).snapshot()))])
+    expect(histogramOf(apart, { window_id: 'global' })).toEqual({ buckets: { '+Inf': 14 }, sum: 13, count: 14 })
+  })
+
+  it('never lowers a bucket, the sum or the count, whatever the processes, readings and bounds (property, against an exact oracle)', () => {
+    const BOUNDS = [[0.5, 0.8], [0.25, 0.5, 0.9]] as const
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ slot: fc.integer({ min: 0, max: 2 }), restart: fc.boolean(), ticks: fc.integer({ min: 0, max: 4 }), forget: fc.boolean(), bounds: fc.integer({ min: 0, max: 1 }) }), { minLength: 1, maxLength: 30 }),
+        fc.constantFrom('worker' as const, 'aggregate' as const),
+        (steps, mode) => {
+          const merger = new ClusterMerger(mode)
+          const proc = [0, 0, 0]
+          const raw = [0, 0, 0]
+          const bounds = [0, 0, 0]
+          const lastRaw = [0, 0, 0]
+          const exported = [0, 0, 0]
+          const seen = new Map<string, number>()
+          for (const step of steps) {
+            const slot = step.slot
+            if (step.restart) {
+              proc[slot]!++
+              raw[slot] = 0
+              bounds[slot] = step.bounds
+            } else if (step.forget) raw[slot] = 0
+            raw[slot]! += step.ticks
+            const snap = histWorker(raw[slot]!, BOUNDS[bounds[slot]!]).snapshot()
+            const part = merger.ingest(slot, proc[slot]!, toWorkerSnapshot(snap))
+            // Oracle (the count): a restart or a reading that went back adds the whole reading, else what grew since the last one.
+            const last = lastRaw[slot]!
+            if (raw[slot]! > 0) {
+              exported[slot]! += step.restart || raw[slot]! < last ? raw[slot]! : raw[slot]! - last
+              lastRaw[slot] = raw[slot]!
+            } else if (step.restart) lastRaw[slot] = 0
+            const parts: (IngestedSnapshot | undefined)[] = []
+            parts[slot] = part
+            const out = text(merger, parts)
+            if (raw[slot] === 0) continue
+            const h = histogramOf(out, mode === 'worker' ? { window_id: 'global', worker: String(slot) } : { window_id: 'global' })
+            expect(h.count).toBe(mode === 'worker' ? exported[slot] : exported.reduce((a, b) => a + b, 0))
+            expect(h.buckets['+Inf']).toBe(h.count)
+            // Cumulative, and no series ever lower than before.
+            const les = Object.keys(h.buckets).sort((a, b) => (a === '+Inf' ? 1 : b === '+Inf' ? -1 : Number(a) - Number(b)))
+            for (let k = 1; k < les.length; k++) expect(h.buckets[les[k]!]!).toBeGreaterThanOrEqual(h.buckets[les[k - 1]!]!)
+            for (const [le, v] of [...Object.entries(h.buckets), ['sum', h.sum!] as const, ['count', h.count!] as const]) {
+              const key = `${String(mode === 'worker' ? slot : '')}/${le}`
+              expect(v, key).toBeGreaterThanOrEqual(seen.get(key) ?? 0)
+              seen.set(key, v)
+            }
+          }
+        },
+      ),
+      { numRuns: 150 },
+    )
+  })
+
+  it('refuses malformed histogram data from a worker, and a good one with histograms passes', () => {
+    const good = toWorkerSnapshot(histWorker(4).snapshot())
+    expect(good.histograms?.bounds).toEqual([[0.5, 0.8]])
+    expect([...good.histograms!.set]).toEqual([0])
+    expect([...good.histograms!.values]).toEqual([1, 1, 4, 3.5, 4])
+    expect(workerSnapshotProblem(good)).toBe(null)
+    const h = good.histograms!
+    const bad = (histograms: unknown): string | null => workerSnapshotProblem({ ...good, histograms })
+    expect(bad(null)).toBe('histograms is not an object')
+    expect(bad({ ...h, bounds: 'x' })).toBe('histogram bounds are not an array of at most one set per window')
+    expect(bad({ ...h, bounds: [[0.5], [0.8]] })).toBe('histogram bounds are not an array of at most one set per window')
+    expect(bad({ ...h, bounds: [[]] })).toBe('histogram bounds are not 1 to 64 numbers')
+    expect(bad({ ...h, bounds: [Array.from({ length: 65 }, (_, i) => i)] })).toBe('histogram bounds are not 1 to 64 numbers')
+    expect(bad({ ...h, bounds: [[0.8, 0.5]] })).toBe('histogram bounds are not finite and strictly increasing')
+    expect(bad({ ...h, bounds: [[0.5, Number.NaN]] })).toBe('histogram bounds are not finite and strictly increasing')
+    expect(bad({ ...h, bounds: [[0.5, '0.8']] })).toBe('histogram bounds are not finite and strictly increasing')
+    expect(bad({ ...h, set: [0] })).toBe('histogram set is not an Int32Array of one entry per window')
+    expect(bad({ ...h, set: new Int32Array([1]) })).toBe('histogram set names a bound set that does not exist')
+    expect(bad({ ...h, set: new Int32Array([-2]) })).toBe('histogram set names a bound set that does not exist')
+    expect(bad({ ...h, values: new Float64Array(4) })).toBe('histogram values are not a Float64Array of one histogram per window that has one')
+    expect(bad({ ...h, values: [1, 1, 4, 3.5, 4] })).toBe('histogram values are not a Float64Array of one histogram per window that has one')
+    expect(bad({ ...h, values: new Float64Array([1, Number.NaN, 4, 3.5, 4]) })).toBe('histogram counts are not finite, non-negative and cumulative')
+    expect(bad({ ...h, values: new Float64Array([-1, 1, 4, 3.5, 4]) })).toBe('histogram counts are not finite, non-negative and cumulative')
+    expect(bad({ ...h, values: new Float64Array([2, 1, 4, 3.5, 4]) })).toBe('histogram counts are not finite, non-negative and cumulative')
+    expect(bad({ ...h, values: new Float64Array([1, 1, Infinity, 3.5, Infinity]) })).toBe('histogram counts are not finite, non-negative and cumulative')
+    expect(bad({ ...h, values: new Float64Array([1, 1, 4, Number.NaN, 4]) })).toBe('histogram sum is not finite, or the count is not the +Inf bucket')
+    expect(bad({ ...h, values: new Float64Array([1, 1, 4, 3.5, 5]) })).toBe('histogram sum is not finite, or the count is not the +Inf bucket')
+    // A hostile snapshot is refused before it touches the slot's carried counts.
+    const merger = new ClusterMerger('worker')
+    merger.ingest(0, 1, toWorkerSnapshot(histWorker(4).snapshot()))
+    expect(() => merger.ingest(0, 1, { ...good, histograms: { ...h, values: new Float64Array([1, 1, 1e300, 3.5, 1e300]).fill(Number.NaN, 2, 3) } })).toThrow(
+      new RangeError('ClusterMerger.ingest: not a worker snapshot: histogram counts are not finite, non-negative and cumulative'),
+    )
+    const out = text(merger, [merger.ingest(0, 1, toWorkerSnapshot(histWorker(5).snapshot()))])
+    expect(histogramOf(out, { window_id: 'global', worker: '0' })).toEqual({ buckets: { '0.5': 1, '0.8': 1, '+Inf': 5 }, sum: 4.5, count: 5 })
+  })
+
+  it('a worker without histograms sends none, and the merge has no histogram series', () => {
+    const plain = toWorkerSnapshot(worker(3, 9).exporter.snapshot())
+    expect(plain.histograms).toBe(undefined)
+    const merger = new ClusterMerger('aggregate')
+    expect(merger.merge([merger.ingest(0, 1, plain)]).scoreHistograms).toBe(undefined)
   })
 })

@@ -1,8 +1,9 @@
+import { MAX_SCORE_BUCKETS } from '@auris/stability-core'
 import { REQUIRES } from './collector.js'
 import { escapeLabelValue } from './format.js'
 import { DEFAULT_PREFIX, EXPORTER_FAMILIES, WINDOW_FAMILIES, WINDOW_LABEL, type FamilySpec } from './names.js'
 import { ExpositionLayout, checkConstLabels, renderChunks, type ExpositionFormat } from './render.js'
-import type { ExporterSample, StabilitySnapshot, WindowLabels } from './snapshot.js'
+import type { ExporterSample, ScoreHistogramsSnapshot, StabilitySnapshot, WindowLabels } from './snapshot.js'
 import { ChunkWriter, concatBytes, utf8 } from './writer.js'
 
 /**
@@ -35,6 +36,26 @@ export interface WorkerSnapshot {
     /** Its samples, in exposition order. */
     readonly samples: readonly ExporterSample[]
   }[]
+  /** The score histograms (absent: no window has one). */
+  readonly histograms?: WorkerHistograms
+}
+
+/**
+ * Score histograms in the form that crosses the IPC channel: each distinct
+ * set of bucket bounds once, and per window the index of its set, so a
+ * scrape of 100,000 windows sends a few bound lists, not 100,000.
+ */
+export interface WorkerHistograms {
+  /** The distinct sets of bucket bounds (each strictly increasing and finite; `+Inf` implied). */
+  readonly bounds: readonly (readonly number[])[]
+  /** Per window: the index in `bounds` of its set, or -1 without a histogram. */
+  readonly set: Int32Array
+  /**
+   * The histograms of the windows that have one, in row order, back to
+   * back: per window `bounds[set[i]].length + 1` cumulative counts (`+Inf`
+   * last), then the sum, then the count.
+   */
+  readonly values: Float64Array
 }
 
 /** The cluster's own families: whether each worker answered, what it missed, how often its slot was taken over. */
@@ -92,13 +113,132 @@ const WINDOWS_SUFFIX = 'windows'
  * ```
  */
 export function toWorkerSnapshot(snapshot: StabilitySnapshot): WorkerSnapshot {
+  const histograms = snapshot.scoreHistograms === undefined ? undefined : histogramsToWire(snapshot.scoreHistograms, snapshot.size)
   return {
     families: snapshot.windowFamilies.map((f) => f.suffix),
     ids: snapshot.windows.map((w) => w.id),
     present: snapshot.present,
     values: snapshot.values,
     exporter: snapshot.exporterFamilies.map((e) => ({ suffix: e.spec.suffix, samples: e.samples })),
+    ...(histograms === undefined ? {} : { histograms }),
   }
+}
+
+/**
+ * A snapshot's score histograms in their IPC form ({@link WorkerHistograms}),
+ * or undefined when none of the `size` windows has one.
+ *
+ * @example
+ * ```ts
+ * const wire = histogramsToWire(snapshot.scoreHistograms, snapshot.size)
+ * ```
+ */
+export function histogramsToWire(h: ScoreHistogramsSnapshot, size: number): WorkerHistograms | undefined {
+  const bounds: (readonly number[])[] = []
+  // Windows usually share their bound arrays: look them up by identity, and by content only once per array.
+  const byArray = new Map<readonly number[], number>()
+  const byKey = new Map<string, number>()
+  const set = new Int32Array(size)
+  let length = 0
+  for (let i = 0; i < size; i++) {
+    const b = (h.at[i] as number) < 0 ? null : h.bounds[i] ?? null
+    if (b === null) {
+      set[i] = -1
+      continue
+    }
+    let k = byArray.get(b)
+    if (k === undefined) {
+      const key = b.join(',')
+      k = byKey.get(key)
+      if (k === undefined) {
+        k = bounds.length
+        bounds.push(b)
+        byKey.set(key, k)
+      }
+      byArray.set(b, k)
+    }
+    set[i] = k
+    length += b.length + 3
+  }
+  if (bounds.length === 0) return undefined
+  const values = new Float64Array(length)
+  let at = 0
+  for (let i = 0; i < size; i++) {
+    const k = set[i] as number
+    if (k < 0) continue
+    const n = (bounds[k] as readonly number[]).length + 3
+    const from = h.at[i] as number
+    values.set(h.values.subarray(from, from + n), at)
+    at += n
+  }
+  return { bounds, set, values }
+}
+
+/**
+ * The `ScoreHistogramsSnapshot` of histograms in their IPC form, for
+ * `size` windows (undefined stays undefined).
+ *
+ * @example
+ * ```ts
+ * const scoreHistograms = histogramsFromWire(wire.histograms, wire.size)
+ * ```
+ */
+export function histogramsFromWire(wire: WorkerHistograms | undefined, size: number): ScoreHistogramsSnapshot | undefined {
+  if (wire === undefined) return undefined
+  const at = new Int32Array(size)
+  const bounds = new Array<readonly number[] | null>(size)
+  let offset = 0
+  for (let i = 0; i < size; i++) {
+    const k = wire.set[i] as number
+    const b = k < 0 ? undefined : wire.bounds[k]
+    if (b === undefined) {
+      at[i] = -1
+      bounds[i] = null
+      continue
+    }
+    at[i] = offset
+    bounds[i] = b
+    offset += b.length + 3
+  }
+  return { at, bounds, values: wire.values }
+}
+
+/** Why `h` is not a valid {@link WorkerHistograms} for `windows` windows, or null. */
+function histogramsProblem(h: unknown, windows: number): string | null {
+  if (typeof h !== 'object' || h === null) return 'histograms is not an object'
+  const { bounds, set, values } = h as Partial<WorkerHistograms>
+  if (!Array.isArray(bounds) || bounds.length > windows) return 'histogram bounds are not an array of at most one set per window'
+  for (const b of bounds as unknown[]) {
+    if (!Array.isArray(b) || b.length === 0 || b.length > MAX_SCORE_BUCKETS) return `histogram bounds are not 1 to ${String(MAX_SCORE_BUCKETS)} numbers`
+    let previous = -Infinity
+    for (const x of b as unknown[]) {
+      if (typeof x !== 'number' || !Number.isFinite(x) || !(x > previous)) return 'histogram bounds are not finite and strictly increasing'
+      previous = x
+    }
+  }
+  if (!(set instanceof Int32Array) || set.length !== windows) return 'histogram set is not an Int32Array of one entry per window'
+  let length = 0
+  for (const k of set) {
+    if (k < -1 || k >= bounds.length) return 'histogram set names a bound set that does not exist'
+    if (k >= 0) length += (bounds[k] as readonly number[]).length + 3
+  }
+  if (!(values instanceof Float64Array) || values.length !== length) return 'histogram values are not a Float64Array of one histogram per window that has one'
+  let at = 0
+  for (const k of set) {
+    if (k < 0) continue
+    const n = (bounds[k] as readonly number[]).length
+    // Cumulative counts: non-negative, never lower than the bucket before, the last (+Inf) equal to the count.
+    let previous = 0
+    for (let b = 0; b <= n; b++) {
+      const c = values[at + b] as number
+      if (!Number.isFinite(c) || c < previous) return 'histogram counts are not finite, non-negative and cumulative'
+      previous = c
+    }
+    const sum = values[at + n + 1] as number
+    if (!Number.isFinite(sum) || values[at + n + 2] !== previous) return 'histogram sum is not finite, or the count is not the +Inf bucket'
+    at += n + 3
+  }
+  return null
 }
 
 /**
@@ -128,6 +268,7 @@ export function workerSnapshotProblem(value: unknown): string | null {
       }
     }
   }
+  if (s.histograms !== undefined) return histogramsProblem(s.histograms, s.ids.length)
   return null
 }
 
@@ -156,12 +297,92 @@ class CarriedCounter {
   }
 }
 
+/**
+ * A slot's score histogram of one window, carried like {@link CarriedCounter}
+ * but as a whole: counts, sum and count move together, so the exported
+ * buckets stay cumulative.
+ */
+class CarriedHistogram {
+  // Plain arrays, not typed arrays: one buffer per window and slot would be as many objects for the
+  // garbage collector to track (see the collector's records).
+  /** What the slot's earlier processes (and earlier readings that went back) counted. */
+  private base: number[]
+  /** The current process's last reading. */
+  private last: number[]
+
+  constructor(public bounds: readonly number[]) {
+    this.base = new Array<number>(bounds.length + 3).fill(0)
+    this.last = new Array<number>(bounds.length + 3).fill(0)
+  }
+
+  /** Takes the current process's reading at `values[at …]` and writes the values to export in its place. */
+  read(bounds: readonly number[], values: Float64Array, at: number): void {
+    if (bounds !== this.bounds) {
+      // The same bounds in another array (the merger's table of bound sets was cleared): nothing to rebase.
+      if (sameBounds(bounds, this.bounds)) this.bounds = bounds
+      else this.rebase(bounds)
+    }
+    const { base, last } = this
+    const n = base.length
+    let back = false
+    for (let k = 0; k < n; k++) if ((values[at + k] as number) < (last[k] as number)) back = true
+    for (let k = 0; k < n; k++) {
+      // A reading that went back (the worker forgot the window): carry the whole previous reading.
+      if (back) base[k] = (base[k] as number) + (last[k] as number)
+      last[k] = values[at + k] as number
+      values[at + k] = (base[k] as number) + (last[k] as number)
+    }
+  }
+
+  /** A new process took over the slot: what the old one exported last is kept. */
+  handOver(): void {
+    for (let k = 0; k < this.base.length; k++) this.base[k] = (this.base[k] as number) + (this.last[k] as number)
+    this.last.fill(0)
+  }
+
+  /** Value `k` (a cumulative count, then the sum, then the count) as exported now. */
+  total(k: number): number {
+    return (this.base[k] as number) + (this.last[k] as number)
+  }
+
+  /**
+   * Other bounds (a process configured otherwise): each new bound starts
+   * from what was counted at or below it under the old bounds (exact for a
+   * bound in both sets, a lower bound for a new one, cumulative either
+   * way), and `+Inf`, the sum and the count carry whole, so no series
+   * that continues ever goes down.
+   */
+  private rebase(bounds: readonly number[]): void {
+    const old = this.bounds
+    const n = bounds.length
+    const base = new Array<number>(n + 3).fill(0)
+    let j = -1
+    for (let b = 0; b < n; b++) {
+      while (j + 1 < old.length && (old[j + 1] as number) <= (bounds[b] as number)) j++
+      base[b] = j < 0 ? 0 : this.total(j)
+    }
+    for (let k = 0; k < 3; k++) base[n + k] = this.total(old.length + k)
+    this.bounds = bounds
+    this.base = base
+    this.last = new Array<number>(n + 3).fill(0)
+  }
+}
+
+function sameBounds(a: readonly number[], b: readonly number[]): boolean {
+  if (a === b) return true
+  if (a.length !== b.length) return false
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false
+  return true
+}
+
 /** One window id across the cluster. */
 class WindowState implements ClusterWindow {
   /** `window_id="…"`, UTF-8. */
   readonly label: Uint8Array
   /** Per slot: the slot's carried counters for this window (COUNTERS order). */
   readonly cells: (CarriedCounter[] | undefined)[] = []
+  /** Per slot: the slot's carried score histogram of this window. */
+  readonly histograms: (CarriedHistogram | undefined)[] = []
   /** Per slot, in worker mode: the window's labels with the slot's (made once). */
   private readonly perWorker: (WindowLabels | undefined)[] = []
   readonly own: WindowLabels
@@ -182,6 +403,15 @@ class WindowState implements ClusterWindow {
       this.cells[slot] = cell
     }
     return cell
+  }
+
+  histogram(slot: number, bounds: readonly number[]): CarriedHistogram {
+    let h = this.histograms[slot]
+    if (h === undefined) {
+      h = new CarriedHistogram(bounds)
+      this.histograms[slot] = h
+    }
+    return h
   }
 
   labels(slot: number, workerLabel: string): WindowLabels {
@@ -227,6 +457,8 @@ export interface IngestedSnapshot {
     /** Its samples, in exposition order. */
     readonly samples: readonly ExporterSample[]
   }[]
+  /** The score histograms, values replaced by the values to export (absent: none). */
+  readonly histograms?: WorkerHistograms
 }
 
 /** A window as a {@link ClusterMerger} knows it across the cluster. */
@@ -246,9 +478,12 @@ function combine(how: FamilySpec['cluster'], a: number, b: number): number {
  * primary's side of a cluster scrape. Generic over the family tables:
  * every window family of `WINDOW_FAMILIES` and exporter family of
  * `EXPORTER_FAMILIES` is merged by its type and `cluster`
- * aggregation, so a new family needs no change here.
+ * aggregation, so a new family needs no change here. The score
+ * histograms merge too: per worker in `worker` mode (`le` after the
+ * `worker` label), summed per window in `aggregate` mode over the bounds
+ * every worker of the window has (all of them when they agree).
  *
- * Counters never decrease across scrapes, also when a worker's process
+ * Counters and histograms never decrease across scrapes, also when a worker's process
  * dies and another takes its slot: each slot carries what its earlier
  * processes exported last and adds the new process's counts
  * ({@link ClusterMerger.ingest} takes the process id with each snapshot).
@@ -267,6 +502,8 @@ export class ClusterMerger {
   /** The window records of each snapshot this merger took in (its public `windows`, typed as records). */
   private readonly rows = new WeakMap<IngestedSnapshot, readonly WindowState[]>()
   private readonly slots: SlotState[] = []
+  /** One array per distinct set of histogram bounds, so a window's carry recognises its bounds by identity. */
+  private readonly boundSets = new Map<string, readonly number[]>()
   private round = 0
 
   /** How the workers are presented (see {@link ClusterMode}). */
@@ -310,7 +547,10 @@ export class ClusterMerger {
     if (!Number.isInteger(slot) || slot < 0 || slot > 65_535) throw new RangeError(`ClusterMerger.ingest: "slot" must be an integer in [0, 65535]; got ${String(slot)}`)
     const state = this.slot(slot)
     if (state.process !== null && state.process !== process) {
-      for (const w of this.windows.values()) for (const c of w.cells[slot] ?? []) c.handOver()
+      for (const w of this.windows.values()) {
+        for (const c of w.cells[slot] ?? []) c.handOver()
+        w.histograms[slot]?.handOver()
+      }
       for (const c of state.counters.values()) c.handOver()
     }
     state.process = process
@@ -354,9 +594,35 @@ export class ClusterMerger {
         }),
       })
     }
-    const ingested: IngestedSnapshot = { slot, present, values, windows, exporter }
+    const histograms = snapshot.histograms === undefined ? undefined : this.ingestHistograms(slot, snapshot.histograms, windows)
+    const ingested: IngestedSnapshot = { slot, present, values, windows, exporter, ...(histograms === undefined ? {} : { histograms }) }
     this.rows.set(ingested, windows)
     return ingested
+  }
+
+  private ingestHistograms(slot: number, h: WorkerHistograms, windows: readonly WindowState[]): WorkerHistograms {
+    const bounds = h.bounds.map((b) => this.boundSet(b))
+    let at = 0
+    for (let i = 0; i < windows.length; i++) {
+      const k = h.set[i] as number
+      if (k < 0) continue
+      const b = bounds[k] as readonly number[]
+      ;(windows[i] as WindowState).histogram(slot, b).read(b, h.values, at)
+      at += b.length + 3
+    }
+    return { bounds, set: h.set, values: h.values }
+  }
+
+  private boundSet(bounds: readonly number[]): readonly number[] {
+    const key = bounds.join(',')
+    let known = this.boundSets.get(key)
+    if (known === undefined) {
+      // A cluster has a handful of bucket layouts; a stream of new ones only costs identity hits.
+      if (this.boundSets.size >= 1024) this.boundSets.clear()
+      known = Object.freeze(bounds.slice())
+      this.boundSets.set(key, known)
+    }
+    return known
   }
 
   /**
@@ -401,12 +667,28 @@ export class ClusterMerger {
     const values = new Float64Array(size * F)
     const labelBytes = new Uint8Array(labelSize)
     const labelEnds = new Uint32Array(size)
+    let histLength = 0
+    for (const p of parts) histLength += p.histograms?.values.length ?? 0
+    const hist = histLength === 0 ? undefined : { at: new Int32Array(size).fill(-1), bounds: new Array<readonly number[] | null>(size).fill(null), values: new Float64Array(histLength) }
+    let histAt = 0
     let row = 0
     let at = 0
     for (const p of parts) {
       const suffix = this.slot(p.slot).suffix
       present.set(p.present, row)
       values.set(p.values, row * F)
+      const h = p.histograms
+      if (hist !== undefined && h !== undefined) {
+        hist.values.set(h.values, histAt)
+        for (let i = 0; i < p.windows.length; i++) {
+          const k = h.set[i] as number
+          if (k < 0) continue
+          const b = h.bounds[k] as readonly number[]
+          hist.at[row + i] = histAt
+          hist.bounds[row + i] = b
+          histAt += b.length + 3
+        }
+      }
       for (const w of this.rowsOf(p)) {
         w.round = round
         windows[row] = w.labels(p.slot, this.workerLabel)
@@ -424,7 +706,7 @@ export class ClusterMerger {
         return (p.exporter.find((e) => e.spec === spec)?.samples ?? []).map((s) => ({ labels: [...s.labels, pair], value: s.value }))
       }),
     }))
-    return { size, windows, labelBytes, labelEnds, present, values, windowFamilies: WINDOW_FAMILIES, exporterFamilies }
+    return { size, windows, labelBytes, labelEnds, present, values, windowFamilies: WINDOW_FAMILIES, exporterFamilies, ...(hist === undefined ? {} : { scoreHistograms: hist }) }
   }
 
   private aggregate(parts: readonly IngestedSnapshot[], round: number): StabilitySnapshot {
@@ -490,7 +772,8 @@ export class ClusterMerger {
       labelEnds[row] = at
     }
     const exporterFamilies = EXPORTER_FAMILIES.map((spec) => ({ spec, samples: this.aggregateExporter(spec, parts, size) }))
-    return { size, windows: order.map((w) => w.own), labelBytes, labelEnds, present, values, windowFamilies: WINDOW_FAMILIES, exporterFamilies }
+    const scoreHistograms = aggregateHistograms(order)
+    return { size, windows: order.map((w) => w.own), labelBytes, labelEnds, present, values, windowFamilies: WINDOW_FAMILIES, exporterFamilies, ...(scoreHistograms === undefined ? {} : { scoreHistograms }) }
   }
 
   private aggregateExporter(spec: FamilySpec, parts: readonly IngestedSnapshot[], size: number): ExporterSample[] {
@@ -517,6 +800,57 @@ export class ClusterMerger {
     }
     return [...out.values()]
   }
+}
+
+/**
+ * The bounds of a window's aggregated histogram: the slots' bounds when
+ * they agree, else the bounds every slot has (the one set whose buckets
+ * add up exactly; `+Inf`, the sum and the count always do). Null without
+ * a histogram.
+ */
+function aggregateBounds(w: WindowState): readonly number[] | null {
+  let first: readonly number[] | null = null
+  let agree = true
+  for (const h of w.histograms) {
+    if (h === undefined) continue
+    if (first === null) first = h.bounds
+    else if (!sameBounds(first, h.bounds)) agree = false
+  }
+  if (first === null || agree) return first
+  return first.filter((x) => w.histograms.every((h) => h === undefined || h.bounds.includes(x)))
+}
+
+/** Per window, the sum over every slot that ever exported its histogram (answered now or not, alive or not). */
+function aggregateHistograms(order: readonly WindowState[]): ScoreHistogramsSnapshot | undefined {
+  const size = order.length
+  const at = new Int32Array(size).fill(-1)
+  const bounds = new Array<readonly number[] | null>(size)
+  let length = 0
+  for (let row = 0; row < size; row++) {
+    const b = aggregateBounds(order[row] as WindowState)
+    bounds[row] = b
+    if (b === null) continue
+    at[row] = length
+    length += b.length + 3
+  }
+  if (length === 0) return undefined
+  const values = new Float64Array(length)
+  for (let row = 0; row < size; row++) {
+    const b = bounds[row]
+    if (b === null || b === undefined) continue
+    const base = at[row] as number
+    for (const h of (order[row] as WindowState).histograms) {
+      if (h === undefined) continue
+      const own = h.bounds
+      if (own === b || sameBounds(own, b)) {
+        for (let k = 0; k < b.length + 3; k++) values[base + k] = (values[base + k] as number) + h.total(k)
+        continue
+      }
+      for (let k = 0; k < b.length; k++) values[base + k] = (values[base + k] as number) + h.total(own.indexOf(b[k] as number))
+      for (let k = 0; k < 3; k++) values[base + b.length + k] = (values[base + b.length + k] as number) + h.total(own.length + k)
+    }
+  }
+  return { at, bounds, values }
 }
 
 /** The exporter-scope families of a cluster exposition: the exporter's, then the cluster's own. */

@@ -68,12 +68,12 @@ function fork(p: ClusterPrimary, env: Record<string, string>): Promise<Worker> {
   })
 }
 
-function injected(worker: Worker): Promise<number> {
+function injected(worker: Worker, what: 'injected' | 'ticks' = 'injected'): Promise<number> {
   return new Promise((resolve) => {
-    const on = (m: { test?: string; injected?: number }): void => {
+    const on = (m: { test?: string; injected?: number; ticks?: number }): void => {
       if (m.test !== 'injected') return
       worker.off('message', on)
-      resolve(m.injected as number)
+      resolve(m[what] as number)
     }
     worker.on('message', on)
     worker.send({ test: 'injected' })
@@ -97,11 +97,11 @@ function setup(): void {
 }
 
 describe('a real node:cluster scraped on one port', () => {
-  it('serves every worker from whichever accepts; counters never decrease, also across a SIGKILL and a respawn', async () => {
+  it('serves every worker from whichever accepts; counters and histograms never decrease, also across a SIGKILL and a respawn', async () => {
     setup()
     const p = createClusterPrimary({ timeoutMs: 2000 })
     primary = p
-    const env = { PERIODS: '0,20,7,3', TICK_MS: '5' }
+    const env = { PERIODS: '0,20,7,3', TICK_MS: '5', BUCKETS: '0.5,0.8' }
     const workers = await Promise.all([0, 1, 2, 3].map(() => fork(p, env)))
     expect(workers.map((w) => p.slotOfWorker(w))).toEqual([0, 1, 2, 3])
     let previous: Series | undefined
@@ -127,9 +127,16 @@ describe('a real node:cluster scraped on one port', () => {
       const workersSeen = new Set([...now.keys()].filter((k) => k.startsWith('atlas_stability_score{')).map((k) => (JSON.parse(k.slice(k.indexOf('{'))) as { worker: string }).worker))
       expect([...workersSeen].sort()).toEqual(['0', '1', '2', '3'])
       expect(now.get('atlas_cluster_worker_up{"worker":"2"}')).toBe(1)
+      // Every worker's histogram, three buckets each, its +Inf bucket its count.
+      for (const slot of ['0', '1', '2', '3']) {
+        const count = now.get(`atlas_stability_score_count{"window_id":"global","worker":"${slot}"}`)
+        expect(now.get(`atlas_stability_score_bucket{"window_id":"global","worker":"${slot}","le":"+Inf"}`), `slot ${slot}`).toBe(count)
+        expect([...now.keys()].filter((k) => k.startsWith(`atlas_stability_score_bucket{"window_id":"global","worker":"${slot}",`)).length).toBe(3)
+      }
       if (previous !== undefined) {
         for (const [key, v] of now) {
-          if (!key.split('{')[0]!.endsWith('_total')) continue
+          const name = key.split('{')[0]!
+          if (!name.endsWith('_total') && !/^atlas_stability_score_(bucket|sum|count)$/.test(name)) continue
           const before = previous.get(key)
           if (before !== undefined) expect(v, `${key} at scrape ${String(i)}`).toBeGreaterThanOrEqual(before)
         }
@@ -152,6 +159,13 @@ describe('a real node:cluster scraped on one port', () => {
     expect(truth3 - count(3)).toBeLessThanOrEqual(40)
     // Slot 2 carries the killed process's last exported count: at least what the new process counted.
     expect(count(2)).toBeGreaterThan(await injected(respawned as Worker))
+    // Its histogram too: more observations than the new process has ticks (one observation per tick).
+    const observed = (slot: number): number => last.get(`atlas_stability_score_count{"window_id":"global","worker":"${String(slot)}"}`) as number
+    expect(observed(2)).toBeGreaterThan(await injected(respawned as Worker, 'ticks'))
+    // Slot 3 (no restart) counts its process's ticks up to the last scrape.
+    const ticks3 = await injected(workers[3] as Worker, 'ticks')
+    expect(observed(3)).toBeLessThanOrEqual(ticks3)
+    expect(ticks3 - observed(3)).toBeLessThanOrEqual(400)
   }, 120_000)
 
   it('aggregates per family with exact semantics on known data, and answers without a worker that hangs', async () => {
@@ -159,11 +173,11 @@ describe('a real node:cluster scraped on one port', () => {
     const p = createClusterPrimary({ mode: 'aggregate', timeoutMs: 300 })
     primary = p
     const periods = [0, 7, 13, 3]
-    const env = { PERIODS: periods.join(','), STOP_AT: '200' }
+    const env = { PERIODS: periods.join(','), STOP_AT: '200', BUCKETS: '0.5,0.8' }
     const workers = await Promise.all(periods.map(() => fork(p, env)))
     // The same windows, ticked the same way here: the oracle.
     const expected = periods.map((period) => {
-      const windows = new StabilityWindows({ tracker: { minStableTicks: 30 } })
+      const windows = new StabilityWindows({ tracker: { minStableTicks: 30, scoreBuckets: [0.5, 0.8] } })
       for (let t = 1; t <= 200; t++) {
         const degrade = period > 0 && t % period === 0
         windows.tick('global', degrade ? 0.3 : 0.9, degrade)
@@ -183,8 +197,15 @@ describe('a real node:cluster scraped on one port', () => {
     expect(s.get(`atlas_degradation_count_total${g}`)).toBe(28 + 15 + 66)
     expect(s.get(`atlas_hyst_switches_total${g}`)).toBe(expected.reduce((n, w) => n + w.hysteresis!.getMetrics().switchCount, 0))
     expect(s.get('atlas_windows{}')).toBe(2)
+    // The histogram: each bucket, the sum and the count summed over the four workers.
+    const hists = expected.map((w) => w.tracker.getScoreHistogram()!)
+    const summed = (pick: (h: (typeof hists)[number]) => number): number => hists.reduce((n, h) => n + pick(h), 0)
+    expect(['0.5', '0.8', '+Inf'].map((le) => s.get(`atlas_stability_score_bucket{"window_id":"global","le":"${le}"}`))).toEqual([0, 1, 2].map((b) => summed((h) => h.counts[b]!)))
+    expect(s.get(`atlas_stability_score_count${g}`)).toBe(800)
+    expect(s.get(`atlas_stability_score_sum${g}`)).toBe(summed((h) => h.sum))
+    expect(s.get('atlas_stability_score_count{"window_id":"stream"}')).toBe(800)
     const om = await scrape(port, 'application/openmetrics-text; version=1.0.0')
-    expect(pythonParse([{ text: om.body, format: 'openmetrics' }])[0]?.ok).toBe(true)
+    expect(pythonParse([{ text: res.body, format: 'prometheus' }, { text: om.body, format: 'openmetrics' }]).map((v) => v.ok)).toEqual([true, true])
 
     // Worker 3 blocks its event loop for 4 s. Four scrapes at once on new connections (round-robin: one per
     // worker): those the other workers accept answer within the timeout, with worker 3 missing and counted,

@@ -9,9 +9,9 @@
  * format the scraper asked for.
  */
 import cluster, { type Worker } from 'node:cluster'
-import { ClusterMerger, CLUSTER_EXPORTER_FAMILIES, CLUSTER_FAMILIES, MISS_REASONS, WORKER_LABEL, toWorkerSnapshot, workerSnapshotProblem, type ClusterMode, type IngestedSnapshot, type MissReason } from './cluster-merge.js'
+import { ClusterMerger, CLUSTER_EXPORTER_FAMILIES, CLUSTER_FAMILIES, MISS_REASONS, WORKER_LABEL, histogramsFromWire, histogramsToWire, toWorkerSnapshot, workerSnapshotProblem, type ClusterMode, type IngestedSnapshot, type MissReason, type WorkerHistograms } from './cluster-merge.js'
 import type { StabilityExporter } from './exporter.js'
-import { WINDOW_FAMILIES, type FamilySpec } from './names.js'
+import { HISTOGRAM_FAMILIES, WINDOW_FAMILIES, type FamilySpec } from './names.js'
 import { ExpositionLayout, PROMETHEUS_CONTENT_TYPE, SLICE_BYTES, SLICE_MS, SnapshotRenderer, type ExpositionFormat } from './render.js'
 import type { ExporterSample, StabilitySnapshot } from './snapshot.js'
 import { ChunkWriter, concatBytes, fromUtf8 } from './writer.js'
@@ -23,6 +23,8 @@ export {
   renderCluster,
   ClusterMerger,
   FORGET_AFTER,
+  histogramsFromWire,
+  histogramsToWire,
   type ClusterWindow,
   MISS_REASONS,
   WORKER_LABEL,
@@ -31,6 +33,7 @@ export {
   type ClusterMode,
   type IngestedSnapshot,
   type MissReason,
+  type WorkerHistograms,
   type WorkerSnapshot,
 } from './cluster-merge.js'
 
@@ -54,6 +57,7 @@ interface MergedWire {
   readonly present: Uint8Array
   readonly values: Float64Array
   readonly exporter: readonly { readonly suffix: string; readonly samples: readonly ExporterSample[] }[]
+  readonly histograms?: WorkerHistograms
 }
 
 const isMessage = (m: unknown): m is Message => typeof m === 'object' && m !== null && typeof (m as Record<string, unknown>)[TAG] === 'string'
@@ -259,7 +263,9 @@ export class ClusterPrimary {
   private serve(worker: Worker, id: number): void {
     this.collect().then(
       (merged) => {
+        const histograms = merged.scoreHistograms === undefined ? undefined : histogramsToWire(merged.scoreHistograms, merged.size)
         const wire: MergedWire = {
+          ...(histograms === undefined ? {} : { histograms }),
           size: merged.size,
           labelBytes: merged.labelBytes,
           labelEnds: merged.labelEnds,
@@ -370,7 +376,7 @@ export class ClusterWorkerSource {
     timeoutMs: number,
   ) {
     this.timeoutMs = timeoutMs
-    this.familyNames = [...WINDOW_FAMILIES, ...this.exporterSpecs].map((f) => `${exporter.prefix}${f.suffix}`)
+    this.familyNames = [...WINDOW_FAMILIES, ...HISTOGRAM_FAMILIES, ...this.exporterSpecs].map((f) => `${exporter.prefix}${f.suffix}`)
     process.on('message', this.onMessage)
   }
 
@@ -445,7 +451,9 @@ export class ClusterWorkerSource {
 
   private snapshotOf(wire: MergedWire): Omit<StabilitySnapshot, 'windows'> {
     const specs = new Map(this.exporterSpecs.map((s) => [s.suffix, s]))
+    const scoreHistograms = histogramsFromWire(wire.histograms, wire.size)
     return {
+      ...(scoreHistograms === undefined ? {} : { scoreHistograms }),
       size: wire.size,
       labelBytes: wire.labelBytes,
       labelEnds: wire.labelEnds,

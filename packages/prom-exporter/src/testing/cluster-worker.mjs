@@ -1,6 +1,7 @@
 // A cluster worker for the cluster tests: windows `global` and `stream` tick every TICK_MS; window
 // `global` degrades every PERIODS[slot] ticks (0: never), `stream` never. The shared port is served
 // with node:http from the cluster source. Reports its injected degradations to the primary on request.
+// BUCKETS=0.5,0.8: the trackers keep a score histogram with those bounds.
 import { createServer } from 'node:http'
 import { StabilityWindows } from '@auris/stability-core'
 import { createStabilityExporter } from '../../dist/index.js'
@@ -9,7 +10,8 @@ import { clusterWorkerSource, workerSlot } from '../../dist/cluster.js'
 const slot = workerSlot()
 const periods = (process.env.PERIODS ?? '0').split(',').map(Number)
 const period = periods[slot ?? 0] ?? 0
-const windows = new StabilityWindows({ tracker: { minStableTicks: 30 } })
+const buckets = process.env.BUCKETS === undefined ? undefined : process.env.BUCKETS.split(',').map(Number)
+const windows = new StabilityWindows({ tracker: { minStableTicks: 30, ...(buckets === undefined ? {} : { scoreBuckets: buckets }) } })
 const exporter = createStabilityExporter()
 exporter.track(windows)
 // BRAID=1: the worker serves its own exporter, as without the cluster entry (what the tests show goes wrong).
@@ -26,7 +28,7 @@ const tick = () => {
 if (process.env.STOP_AT !== undefined) for (let i = 0; i < Number(process.env.STOP_AT); i++) tick()
 else setInterval(tick, Number(process.env.TICK_MS ?? 5))
 process.on('message', (m) => {
-  if (m?.test === 'injected') process.send({ test: 'injected', slot, injected })
+  if (m?.test === 'injected') process.send({ test: 'injected', slot, injected, ticks })
   if (m?.test === 'hang') {
     const until = Date.now() + Number(m.ms)
     while (Date.now() < until) {
