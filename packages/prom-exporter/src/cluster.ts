@@ -12,7 +12,7 @@ import cluster, { type Worker } from 'node:cluster'
 import { ClusterMerger, CLUSTER_EXPORTER_FAMILIES, CLUSTER_FAMILIES, MISS_REASONS, WORKER_LABEL, histogramsFromWire, histogramsToWire, toWorkerSnapshot, workerSnapshotProblem, type ClusterMode, type IngestedSnapshot, type MissReason, type WorkerHistograms } from './cluster-merge.js'
 import type { StabilityExporter } from './exporter.js'
 import { HISTOGRAM_FAMILIES, WINDOW_FAMILIES, type FamilySpec } from './names.js'
-import { ExpositionLayout, PROMETHEUS_CONTENT_TYPE, SLICE_BYTES, SLICE_MS, SnapshotRenderer, type ExpositionFormat } from './render.js'
+import { ExpositionLayout, PROMETHEUS_CONTENT_TYPE, renderSnapshotSliced, type ExpositionFormat } from './render.js'
 import type { ExporterSample, StabilitySnapshot } from './snapshot.js'
 import { ChunkWriter, concatBytes, fromUtf8 } from './writer.js'
 
@@ -333,11 +333,6 @@ export interface ClusterWorkerOptions {
   timeoutMs?: number
 }
 
-const yieldToLoop = (): Promise<void> =>
-  new Promise((resolve) => {
-    setTimeout(resolve, 0)
-  })
-
 /**
  * The worker's side: answers the primary's requests with `exporter`'s
  * snapshot, and is a `MetricsSource` for `@auris/metrics-http` whose every
@@ -385,23 +380,7 @@ export class ClusterWorkerSource {
     const layout = this.layout(format)
     const wire = await this.request()
     const snapshot = this.snapshotOf(wire)
-    const renderer = new SnapshotRenderer(layout, snapshot)
-    const w = new ChunkWriter()
-    let sliceStart = Date.now()
-    let sliceBytes = 0
-    for (;;) {
-      const ended = renderer.step(w)
-      for (const chunk of w.take()) {
-        sliceBytes += chunk.length
-        yield chunk
-      }
-      if (ended) return
-      if (Date.now() - sliceStart >= SLICE_MS || sliceBytes >= SLICE_BYTES) {
-        await yieldToLoop()
-        sliceStart = Date.now()
-        sliceBytes = 0
-      }
-    }
+    yield* renderSnapshotSliced(layout, snapshot, new ChunkWriter())
   }
 
   /** The exposition of the whole cluster in the Prometheus text format. */

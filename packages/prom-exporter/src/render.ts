@@ -363,23 +363,35 @@ export async function* renderSliced(layout: ExpositionLayout, begin: () => Colle
   }
   const w = writer()
   try {
-    const renderer = new SnapshotRenderer(layout, collection.finish())
-    let sliceBytes = 0
-    for (;;) {
-      const ended = renderer.step(w)
-      for (const chunk of w.take()) {
-        sliceBytes += chunk.length
-        yield chunk
-      }
-      if (ended) return
-      if (Date.now() - sliceStart >= SLICE_MS || sliceBytes >= SLICE_BYTES) {
-        await yieldToLoop()
-        sliceStart = Date.now()
-        sliceBytes = 0
-      }
-    }
+    yield* renderSnapshotSliced(layout, collection.finish(), w, sliceStart)
   } finally {
     w.take()
     release(w)
+  }
+}
+
+/**
+ * Renders a snapshot already read into `w`'s chunks, yielding to the event
+ * loop after {@link SLICE_MS} ms (counted from `sliceStart`) or
+ * {@link SLICE_BYTES} bytes: the rendering half of {@link renderSliced},
+ * and the whole of a cluster scrape, whose snapshot comes merged.
+ *
+ * @internal
+ */
+export async function* renderSnapshotSliced(layout: ExpositionLayout, snapshot: Omit<StabilitySnapshot, 'windows'>, w: ChunkWriter, sliceStart: number = Date.now()): AsyncGenerator<Uint8Array, void, undefined> {
+  const renderer = new SnapshotRenderer(layout, snapshot)
+  let sliceBytes = 0
+  for (;;) {
+    const ended = renderer.step(w)
+    for (const chunk of w.take()) {
+      sliceBytes += chunk.length
+      yield chunk
+    }
+    if (ended) return
+    if (Date.now() - sliceStart >= SLICE_MS || sliceBytes >= SLICE_BYTES) {
+      await yieldToLoop()
+      sliceStart = Date.now()
+      sliceBytes = 0
+    }
   }
 }
