@@ -34,7 +34,7 @@ function series(name: string, labels: Record<string, string>): string {
 }
 
 function promtoolTest(tests: unknown[]): PromtoolResult {
-  return testShippedRules({ rule_files: ['rules.yml'], evaluation_interval: '1m', tests })
+  return testShippedRules(tests)
 }
 
 const QUOTED = 'stream "in" \\ out'

@@ -103,7 +103,7 @@ describe('alert rules', () => {
 const g = { window_id: 'global' }
 
 /** promtool unit tests: for every rule, a case where it fires (labels and annotations checked) and cases where it must not. */
-function ruleTests(): unknown {
+function ruleTests(): unknown[] {
   const n = METRIC_NAMES
   const rules = Object.fromEntries((alertRules().groups[0]?.rules ?? []).map((r) => [r.alert, r]))
   // `worst`: the instance the worst_instance annotation names (its own template queries the series).
@@ -116,74 +116,70 @@ function ruleTests(): unknown {
       exp_annotations: Object.fromEntries(Object.entries(rule.annotations).map(([k, v]) => [k, k === 'worst_instance' ? worst : fill(v)])),
     }
   }
-  return {
-    rule_files: ['rules.yml'],
-    evaluation_interval: '1m',
-    tests: [
-      {
-        // Two processes export window "global": the worst EMA counts.
-        interval: '1m',
-        input_series: [
-          { series: `${n.stability_score_ema}{window_id="global",instance="a"}`, values: '0.9x10' },
-          { series: `${n.stability_score_ema}{window_id="global",instance="b"}`, values: '0.4x10' },
-          { series: `${n.stability_score_ema}{window_id="stream",instance="a"}`, values: '0.5x10' },
-        ],
-        alert_rule_test: [
-          { eval_time: '1m', alertname: 'StabilityLow', exp_alerts: [] },
-          { eval_time: '3m', alertname: 'StabilityLow', exp_alerts: [fired('StabilityLow', '0.400', g, 'b')] },
-        ],
-      },
-      {
-        interval: '1m',
-        input_series: [
-          // 60 events an hour on "global"; 9 an hour on "stream", just under the threshold: only "global" fires.
-          { series: `${n.degradation_count_total}{window_id="global",instance="a"}`, values: '0+1x120' },
-          { series: `${n.degradation_count_total}{window_id="stream",instance="a"}`, values: '0+0.15x120' },
-        ],
-        alert_rule_test: [
-          { eval_time: '70m', alertname: 'HighDegradationRate', exp_alerts: [fired('HighDegradationRate', '60')] },
-          { eval_time: '110m', alertname: 'HighDegradationRate', exp_alerts: [fired('HighDegradationRate', '60')] },
-        ],
-      },
-      {
-        interval: '1m',
-        input_series: [
-          { series: `${n.hyst_switches_total}{window_id="global",instance="a"}`, values: '0+120x30' },
-          { series: `${n.hyst_switches_total}{window_id="stream",instance="a"}`, values: '0+59x30' },
-        ],
-        alert_rule_test: [
-          { eval_time: '7m', alertname: 'HysteresisSwitchRateHigh', exp_alerts: [] },
-          { eval_time: '15m', alertname: 'HysteresisSwitchRateHigh', exp_alerts: [fired('HysteresisSwitchRateHigh', '2.00')] },
-        ],
-      },
-      {
-        interval: '1m',
-        input_series: [
-          { series: `${n.hyst_oscillations_total}{window_id="global",instance="a"}`, values: '0 0 0 0 0 0 0 0 0 0 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1' },
-          { series: `${n.hyst_oscillations_total}{window_id="stream",instance="a"}`, values: '3x30' },
-        ],
-        alert_rule_test: [
-          { eval_time: '9m', alertname: 'HysteresisOscillating', exp_alerts: [] },
-          { eval_time: '15m', alertname: 'HysteresisOscillating', exp_alerts: [fired('HysteresisOscillating', '1')] },
-          { eval_time: '29m', alertname: 'HysteresisOscillating', exp_alerts: [] },
-        ],
-      },
-      {
-        interval: '1m',
-        input_series: [
-          // "global": the desired mode flips every minute, the effective mode never moves. "stream": both move.
-          { series: `${n.hyst_desired_mode}{window_id="global",instance="a"}`, values: '1 2 1 2 1 2 1 2 1 2 1 2' },
-          { series: `${n.hyst_effective_mode}{window_id="global",instance="a"}`, values: '2x12' },
-          { series: `${n.hyst_desired_mode}{window_id="stream",instance="a"}`, values: '1 2 1 2 1 2 1 2 1 2 1 2' },
-          { series: `${n.hyst_effective_mode}{window_id="stream",instance="a"}`, values: '2 2 2 2 2 1 1 1 1 1 1 1' },
-        ],
-        alert_rule_test: [
-          { eval_time: '4m', alertname: 'HysteresisStuck', exp_alerts: [] },
-          { eval_time: '10m', alertname: 'HysteresisStuck', exp_alerts: [fired('HysteresisStuck', '10')] },
-        ],
-      },
-    ],
-  }
+  return [
+    {
+      // Two processes export window "global": the worst EMA counts.
+      interval: '1m',
+      input_series: [
+        { series: `${n.stability_score_ema}{window_id="global",instance="a"}`, values: '0.9x10' },
+        { series: `${n.stability_score_ema}{window_id="global",instance="b"}`, values: '0.4x10' },
+        { series: `${n.stability_score_ema}{window_id="stream",instance="a"}`, values: '0.5x10' },
+      ],
+      alert_rule_test: [
+        { eval_time: '1m', alertname: 'StabilityLow', exp_alerts: [] },
+        { eval_time: '3m', alertname: 'StabilityLow', exp_alerts: [fired('StabilityLow', '0.400', g, 'b')] },
+      ],
+    },
+    {
+      interval: '1m',
+      input_series: [
+        // 60 events an hour on "global"; 9 an hour on "stream", just under the threshold: only "global" fires.
+        { series: `${n.degradation_count_total}{window_id="global",instance="a"}`, values: '0+1x120' },
+        { series: `${n.degradation_count_total}{window_id="stream",instance="a"}`, values: '0+0.15x120' },
+      ],
+      alert_rule_test: [
+        { eval_time: '70m', alertname: 'HighDegradationRate', exp_alerts: [fired('HighDegradationRate', '60')] },
+        { eval_time: '110m', alertname: 'HighDegradationRate', exp_alerts: [fired('HighDegradationRate', '60')] },
+      ],
+    },
+    {
+      interval: '1m',
+      input_series: [
+        { series: `${n.hyst_switches_total}{window_id="global",instance="a"}`, values: '0+120x30' },
+        { series: `${n.hyst_switches_total}{window_id="stream",instance="a"}`, values: '0+59x30' },
+      ],
+      alert_rule_test: [
+        { eval_time: '7m', alertname: 'HysteresisSwitchRateHigh', exp_alerts: [] },
+        { eval_time: '15m', alertname: 'HysteresisSwitchRateHigh', exp_alerts: [fired('HysteresisSwitchRateHigh', '2.00')] },
+      ],
+    },
+    {
+      interval: '1m',
+      input_series: [
+        { series: `${n.hyst_oscillations_total}{window_id="global",instance="a"}`, values: '0 0 0 0 0 0 0 0 0 0 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1' },
+        { series: `${n.hyst_oscillations_total}{window_id="stream",instance="a"}`, values: '3x30' },
+      ],
+      alert_rule_test: [
+        { eval_time: '9m', alertname: 'HysteresisOscillating', exp_alerts: [] },
+        { eval_time: '15m', alertname: 'HysteresisOscillating', exp_alerts: [fired('HysteresisOscillating', '1')] },
+        { eval_time: '29m', alertname: 'HysteresisOscillating', exp_alerts: [] },
+      ],
+    },
+    {
+      interval: '1m',
+      input_series: [
+        // "global": the desired mode flips every minute, the effective mode never moves. "stream": both move.
+        { series: `${n.hyst_desired_mode}{window_id="global",instance="a"}`, values: '1 2 1 2 1 2 1 2 1 2 1 2' },
+        { series: `${n.hyst_effective_mode}{window_id="global",instance="a"}`, values: '2x12' },
+        { series: `${n.hyst_desired_mode}{window_id="stream",instance="a"}`, values: '1 2 1 2 1 2 1 2 1 2 1 2' },
+        { series: `${n.hyst_effective_mode}{window_id="stream",instance="a"}`, values: '2 2 2 2 2 1 1 1 1 1 1 1' },
+      ],
+      alert_rule_test: [
+        { eval_time: '4m', alertname: 'HysteresisStuck', exp_alerts: [] },
+        { eval_time: '10m', alertname: 'HysteresisStuck', exp_alerts: [fired('HysteresisStuck', '10')] },
+      ],
+    },
+  ]
 }
 
 describe('the dashboard entry without the Grafana SDK installed', () => {

@@ -30,54 +30,50 @@ function fired(alert: string, value: string, labels: Record<string, string>): un
 const pushed = (run: string, window = 'global'): string => `{job="nightly",instance="",run_id="${run}"${window === '' ? '' : `,window_id="${window}"`}}`
 const run = (id: string, window = 'global'): Record<string, string> => ({ job: 'nightly', run_id: id, window_id: window })
 
-function tests(): unknown {
-  return {
-    rule_files: ['rules.yml'],
-    evaluation_interval: '1m',
-    tests: [
-      {
-        interval: '1m',
-        input_series: [
-          // r1 pushed at 0 (12 degradations, EMA 0.3); r2 pushed at 30m (14, EMA 0.8); r3 pushed at 0 (20) and deleted at 20m.
-          { series: `push_time_seconds${pushed('r1', '')}`, values: '0x120' },
-          { series: `atlas_degradation_count_total${pushed('r1')}`, values: '12x120' },
-          { series: `atlas_stability_score_ema${pushed('r1')}`, values: '0.3x120' },
-          { series: `push_time_seconds${pushed('r2', '')}`, values: `${'_ '.repeat(30)}1800x90` },
-          { series: `atlas_degradation_count_total${pushed('r2')}`, values: `${'_ '.repeat(30)}14x90` },
-          { series: `atlas_stability_score_ema${pushed('r2')}`, values: `${'_ '.repeat(30)}0.8x90` },
-          { series: `push_time_seconds${pushed('r3', '')}`, values: '0x20' },
-          { series: `atlas_degradation_count_total${pushed('r3', 'stream')}`, values: '20x20' },
-          // A scraped process: its series are the pull rules' business, never the push rules'.
-          { series: 'atlas_degradation_count_total{job="probe",instance="h:1",window_id="global"}', values: '100+10x120' },
-          { series: 'atlas_stability_score_ema{job="probe",instance="h:1",window_id="stream"}', values: '0.4x120' },
-        ],
-        alert_rule_test: [
-          { eval_time: '10m', alertname: 'PushedRunDegradations', exp_alerts: [fired('PushedRunDegradations', '12', run('r1')), fired('PushedRunDegradations', '20', run('r3', 'stream'))] },
-          // r3 was deleted at 20m: gone once its series went stale.
-          { eval_time: '40m', alertname: 'PushedRunDegradations', exp_alerts: [fired('PushedRunDegradations', '12', run('r1')), fired('PushedRunDegradations', '14', run('r2'))] },
-          // r1's last push is more than 1h old: quiet, though the gateway still serves it.
-          { eval_time: '65m', alertname: 'PushedRunDegradations', exp_alerts: [fired('PushedRunDegradations', '14', run('r2'))] },
-          { eval_time: '95m', alertname: 'PushedRunDegradations', exp_alerts: [] },
-          { eval_time: '10m', alertname: 'PushedStabilityLow', exp_alerts: [fired('PushedStabilityLow', '0.300', run('r1'))] },
-          { eval_time: '65m', alertname: 'PushedStabilityLow', exp_alerts: [] },
-          // The pull rule fires for the scraped window only: r1's pushed EMA of 0.3 would have kept it firing forever.
-          { eval_time: '10m', alertname: 'StabilityLow', exp_alerts: [fired('StabilityLow', '0.400', { window_id: 'stream' })] },
-          { eval_time: '110m', alertname: 'StabilityLow', exp_alerts: [fired('StabilityLow', '0.400', { window_id: 'stream' })] },
-          // HighDegradationRate sees the scraped counter's increase (600/h), not the pushed values.
-          { eval_time: '70m', alertname: 'HighDegradationRate', exp_alerts: [fired('HighDegradationRate', '600', { window_id: 'global' })] },
-        ],
-      },
-      {
-        interval: '1m',
-        input_series: [
-          // At the threshold (10) is not above it; a failed first push leaves push_time_seconds at 0 from the start of time.
-          { series: `push_time_seconds${pushed('r4', '')}`, values: '0x10' },
-          { series: `atlas_degradation_count_total${pushed('r4')}`, values: '10x10' },
-        ],
-        alert_rule_test: [{ eval_time: '5m', alertname: 'PushedRunDegradations', exp_alerts: [] }],
-      },
-    ],
-  }
+function tests(): unknown[] {
+  return [
+    {
+      interval: '1m',
+      input_series: [
+        // r1 pushed at 0 (12 degradations, EMA 0.3); r2 pushed at 30m (14, EMA 0.8); r3 pushed at 0 (20) and deleted at 20m.
+        { series: `push_time_seconds${pushed('r1', '')}`, values: '0x120' },
+        { series: `atlas_degradation_count_total${pushed('r1')}`, values: '12x120' },
+        { series: `atlas_stability_score_ema${pushed('r1')}`, values: '0.3x120' },
+        { series: `push_time_seconds${pushed('r2', '')}`, values: `${'_ '.repeat(30)}1800x90` },
+        { series: `atlas_degradation_count_total${pushed('r2')}`, values: `${'_ '.repeat(30)}14x90` },
+        { series: `atlas_stability_score_ema${pushed('r2')}`, values: `${'_ '.repeat(30)}0.8x90` },
+        { series: `push_time_seconds${pushed('r3', '')}`, values: '0x20' },
+        { series: `atlas_degradation_count_total${pushed('r3', 'stream')}`, values: '20x20' },
+        // A scraped process: its series are the pull rules' business, never the push rules'.
+        { series: 'atlas_degradation_count_total{job="probe",instance="h:1",window_id="global"}', values: '100+10x120' },
+        { series: 'atlas_stability_score_ema{job="probe",instance="h:1",window_id="stream"}', values: '0.4x120' },
+      ],
+      alert_rule_test: [
+        { eval_time: '10m', alertname: 'PushedRunDegradations', exp_alerts: [fired('PushedRunDegradations', '12', run('r1')), fired('PushedRunDegradations', '20', run('r3', 'stream'))] },
+        // r3 was deleted at 20m: gone once its series went stale.
+        { eval_time: '40m', alertname: 'PushedRunDegradations', exp_alerts: [fired('PushedRunDegradations', '12', run('r1')), fired('PushedRunDegradations', '14', run('r2'))] },
+        // r1's last push is more than 1h old: quiet, though the gateway still serves it.
+        { eval_time: '65m', alertname: 'PushedRunDegradations', exp_alerts: [fired('PushedRunDegradations', '14', run('r2'))] },
+        { eval_time: '95m', alertname: 'PushedRunDegradations', exp_alerts: [] },
+        { eval_time: '10m', alertname: 'PushedStabilityLow', exp_alerts: [fired('PushedStabilityLow', '0.300', run('r1'))] },
+        { eval_time: '65m', alertname: 'PushedStabilityLow', exp_alerts: [] },
+        // The pull rule fires for the scraped window only: r1's pushed EMA of 0.3 would have kept it firing forever.
+        { eval_time: '10m', alertname: 'StabilityLow', exp_alerts: [fired('StabilityLow', '0.400', { window_id: 'stream' })] },
+        { eval_time: '110m', alertname: 'StabilityLow', exp_alerts: [fired('StabilityLow', '0.400', { window_id: 'stream' })] },
+        // HighDegradationRate sees the scraped counter's increase (600/h), not the pushed values.
+        { eval_time: '70m', alertname: 'HighDegradationRate', exp_alerts: [fired('HighDegradationRate', '600', { window_id: 'global' })] },
+      ],
+    },
+    {
+      interval: '1m',
+      input_series: [
+        // At the threshold (10) is not above it; a failed first push leaves push_time_seconds at 0 from the start of time.
+        { series: `push_time_seconds${pushed('r4', '')}`, values: '0x10' },
+        { series: `atlas_degradation_count_total${pushed('r4')}`, values: '10x10' },
+      ],
+      alert_rule_test: [{ eval_time: '5m', alertname: 'PushedRunDegradations', exp_alerts: [] }],
+    },
+  ]
 }
 
 describe('rules on pushed series (promtool test rules)', () => {

@@ -49,7 +49,7 @@ const FAIR = [0, 0, 18, 30, 40, 40]
 /** 60 ticks, most above 0.8. p50 = 0.9. */
 const HEALTHY = [0, 3, 6, 30, 60, 60]
 
-function ruleTests(): unknown {
+function ruleTests(): unknown[] {
   const rule = sloRule()
   const fired = (window: string, value: string, worst: string): unknown => ({
     exp_labels: { ...rule.labels, window_id: window },
@@ -61,37 +61,33 @@ function ruleTests(): unknown {
       ]),
     ),
   })
-  return {
-    rule_files: ['rules.yml'],
-    evaluation_interval: '1m',
-    tests: [
-      {
-        interval: '1m',
-        input_series: [
-          // Window "global" from two processes: "a" has 60 bad minutes, then recovers; "b" is fair throughout.
-          // Pooled (60 ticks a minute), the first hour's p50 is 0.5 + 0.3 * (30 - 20) / (38 - 20) = 0.667: a breach
-          // that neither the worst process (0.25) nor the best (0.817) shows.
-          ...buckets('global', 'a', [
-            [BAD, 60],
-            [GOOD_20, 90],
-          ]),
-          ...buckets('global', 'b', [[FAIR, 150]]),
-          ...buckets('stream', 'a', [[HEALTHY, 150]]),
-        ],
-        alert_rule_test: [
-          // Breached since the first evaluation, but not yet for 5m.
-          { eval_time: '3m', alertname: 'StabilitySloBreached', exp_alerts: [] },
-          { eval_time: '10m', alertname: 'StabilitySloBreached', exp_alerts: [fired('global', '0.667', 'a')] },
-          { eval_time: '60m', alertname: 'StabilitySloBreached', exp_alerts: [fired('global', '0.667', 'a')] },
-          // 15 minutes after the recovery the trailing hour still holds 45 bad minutes: counts 450, 900, 1980, 2700,
-          // 3600 over the bounds, p50 = 0.5 + 0.3 * (1800 - 900) / (1980 - 900) = 0.75.
-          { eval_time: '75m', alertname: 'StabilitySloBreached', exp_alerts: [fired('global', '0.750', 'a')] },
-          // An hour after it, the hour holds only recovered ticks: p50 = 0.8 + 0.1 * (30 - 18) / (30 - 18) = 0.9.
-          { eval_time: '125m', alertname: 'StabilitySloBreached', exp_alerts: [] },
-        ],
-      },
-    ],
-  }
+  return [
+    {
+      interval: '1m',
+      input_series: [
+        // Window "global" from two processes: "a" has 60 bad minutes, then recovers; "b" is fair throughout.
+        // Pooled (60 ticks a minute), the first hour's p50 is 0.5 + 0.3 * (30 - 20) / (38 - 20) = 0.667: a breach
+        // that neither the worst process (0.25) nor the best (0.817) shows.
+        ...buckets('global', 'a', [
+          [BAD, 60],
+          [GOOD_20, 90],
+        ]),
+        ...buckets('global', 'b', [[FAIR, 150]]),
+        ...buckets('stream', 'a', [[HEALTHY, 150]]),
+      ],
+      alert_rule_test: [
+        // Breached since the first evaluation, but not yet for 5m.
+        { eval_time: '3m', alertname: 'StabilitySloBreached', exp_alerts: [] },
+        { eval_time: '10m', alertname: 'StabilitySloBreached', exp_alerts: [fired('global', '0.667', 'a')] },
+        { eval_time: '60m', alertname: 'StabilitySloBreached', exp_alerts: [fired('global', '0.667', 'a')] },
+        // 15 minutes after the recovery the trailing hour still holds 45 bad minutes: counts 450, 900, 1980, 2700,
+        // 3600 over the bounds, p50 = 0.5 + 0.3 * (1800 - 900) / (1980 - 900) = 0.75.
+        { eval_time: '75m', alertname: 'StabilitySloBreached', exp_alerts: [fired('global', '0.750', 'a')] },
+        // An hour after it, the hour holds only recovered ticks: p50 = 0.8 + 0.1 * (30 - 18) / (30 - 18) = 0.9.
+        { eval_time: '125m', alertname: 'StabilitySloBreached', exp_alerts: [] },
+      ],
+    },
+  ]
 }
 
 

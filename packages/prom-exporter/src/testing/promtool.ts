@@ -19,10 +19,11 @@ export function promtool(args: readonly string[], input?: string): PromtoolResul
 }
 
 /**
- * `promtool test rules` on the shipped rules, as generated, saved as
- * `rules.yml` beside `testFile` (whose `rule_files` name it).
+ * `promtool test rules` on the shipped rules, as generated, with `tests`
+ * (promtool's unit-test groups) evaluated every minute.
  */
-export function testShippedRules(testFile: unknown): PromtoolResult {
+export function testShippedRules(tests: readonly unknown[]): PromtoolResult {
+  const testFile = { rule_files: ['rules.yml'], evaluation_interval: '1m', tests }
   const dir = mkdtempSync(join(tmpdir(), 'auris-rules-'))
   try {
     writeFileSync(join(dir, 'rules.yml'), rulesText())
