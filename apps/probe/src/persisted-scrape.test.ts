@@ -75,4 +75,18 @@ describe('serve --state-file: a scrape is answered only once the state file hold
     const after = ((await (await fetch(`${server.url}/probe/state`)).json()) as ProbeState).stateFile?.written
     expect(after).toBe(before)
   })
+
+  it('a snapshot that cannot be written (the directory gone, as on a full or lost disk): the scrape answers 500, with no metric sent', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'auris-persisted-scrape-'))
+    const path = join(dir, 'state.json')
+    server = await startProbeServer({ ...TEST_SERVE_OPTIONS, stateFile: path, snapshotMs: 3_600_000 })
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    rmSync(dir, { recursive: true, force: true })
+    const res = await fetch(`${server.url}/metrics/exp`)
+    const body = await res.text()
+    expect(res.status).toBe(500)
+    expect(body).not.toContain('atlas_')
+    const state = (await (await fetch(`${server.url}/probe/state`)).json()) as ProbeState
+    expect(state.stateFile?.failed).toBe(1)
+  })
 })
